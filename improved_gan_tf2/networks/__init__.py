@@ -1,0 +1,1 @@
+"""The original release's networks, one parameterised definition each."""
