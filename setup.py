@@ -22,7 +22,7 @@ setup(
         ]
     ),
     include_package_data=True,
-    package_data={"improved_gan_tf2": ["data_files/*"]},
+    package_data={"improved_gan_tf2.data": ["*.npz", "*.md"]},
     install_requires=[
         "tensorflow>=2.16",
         "keras>=3",
