@@ -1,0 +1,11 @@
+"""improved_gan_tf2: the techniques of Salimans et al., "Improved Techniques for Training GANs" (2016),
+as TensorFlow 2 / Keras 3 parts that compute what the original release ``openai/improved-gan`` computes.
+
+Modules: ``layers`` (weight norm, minibatch discrimination, virtual batch norm, ...), ``init``
+(data-dependent initialization), ``losses``, ``optimizers`` (the original Adam, parameter averages),
+``networks``, ``models`` and ``data``.
+"""
+from improved_gan_tf2.init import data_dependent_init
+
+__version__ = "0.1.0"
+__all__ = ["data_dependent_init", "__version__"]

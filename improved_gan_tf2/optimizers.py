@@ -1,0 +1,122 @@
+"""The original's optimizer and parameter averages.
+
+- :class:`OriginalAdam` ports ``nn.adam_updates`` (``mnist_svhn_cifar10/nn.py``).
+- :class:`ParameterAverage` ports the scripts' ``disc_param_avg`` (test error is measured with it).
+- :class:`HistoricalAverage` keeps the running mean that historical averaging (paper Sec. 3.3) needs.
+"""
+import contextlib
+
+import keras
+import tensorflow as tf
+
+
+@keras.saving.register_keras_serializable(package="improved_gan_tf2")
+class OriginalAdam(keras.optimizers.Optimizer):
+    """Adam exactly as ``nn.adam_updates`` writes it.
+
+    With ``t`` counting from 1: ``m = b1 m + (1 - b1) g``; ``v = b2 v + (1 - b2) g^2``;
+    ``p -= lr * (m / (1 - b1^t)) / sqrt(v / (1 - b2^t) + epsilon)``. The epsilon (1e-8) is inside the square
+    root, where ``keras.optimizers.Adam`` adds it outside, which matters while ``v`` is tiny. ``beta_1``
+    defaults to the 0.5 that every experiment of the paper uses. A Keras optimizer, so it works with
+    ``compile``/``fit`` and with ``tf.distribute`` strategies (in a custom distributed loop, call
+    ``optimizer.build(variables)`` inside the strategy's scope first, as for any Keras 3 optimizer).
+    """
+
+    def __init__(self, learning_rate=0.001, beta_1=0.5, beta_2=0.999, epsilon=1e-8, name="original_adam", **kwargs):
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        self.beta_1 = float(beta_1)
+        self.beta_2 = float(beta_2)
+        self.epsilon = float(epsilon)
+
+    def build(self, var_list):
+        if self.built:
+            return
+        super().build(var_list)
+        self._momentums, self._velocities = self.add_optimizer_variables(var_list, ["momentum", "velocity"])
+
+    def update_step(self, gradient, variable, learning_rate):
+        dtype = variable.dtype
+        lr = tf.cast(learning_rate, dtype)
+        gradient = tf.cast(gradient, dtype)
+        t = tf.cast(self.iterations + 1, dtype)
+        index = self._get_variable_index(variable)
+        m, v = self._momentums[index], self._velocities[index]
+        self.assign(m, self.beta_1 * m + (1.0 - self.beta_1) * gradient)
+        self.assign(v, self.beta_2 * v + (1.0 - self.beta_2) * tf.square(gradient))
+        m_hat = m / (1.0 - tf.pow(tf.constant(self.beta_1, dtype), t))
+        v_hat = v / (1.0 - tf.pow(tf.constant(self.beta_2, dtype), t))
+        self.assign_sub(variable, lr * m_hat / tf.sqrt(v_hat + self.epsilon))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon)
+        return config
+
+
+class ParameterAverage(tf.Module):
+    """Exponential moving average of parameters that starts at zero: ``a += rate * (p - a)``.
+
+    The original updates it after every discriminator step with ``rate = 1e-4`` and measures test error with
+    the averages in place of the parameters (``givens=disc_avg_givens``). Starting at zero (not at the first
+    parameters, as ``keras.optimizers.Optimizer(use_ema=True)`` does) is part of what the original computes:
+    early averages are shrunk towards zero. :meth:`averaged` swaps the averages in and back out;
+    :meth:`values` gives them for ``Layer.stateless_call``.
+    """
+
+    def __init__(self, variables, rate=1e-4, name="parameter_average"):
+        super().__init__(name=name)
+        self.rate = float(rate)
+        self._variables = list(variables)
+        with self.name_scope:
+            self.averages = [
+                tf.Variable(tf.zeros(v.shape, v.dtype), trainable=False, name=_short_name(v) + "_average")
+                for v in self._variables
+            ]
+
+    def update(self):
+        """One averaging step, ``a += rate * (p - a)`` for every parameter."""
+        for variable, average in zip(self._variables, self.averages):
+            average.assign_add(self.rate * (tf.convert_to_tensor(variable) - average))
+
+    def values(self):
+        """The averaged values, in the order of the variables given to the constructor."""
+        return [tf.convert_to_tensor(a) for a in self.averages]
+
+    @contextlib.contextmanager
+    def averaged(self):
+        """Within the block the variables hold their averages; their own values come back afterwards."""
+        saved = [tf.identity(v) for v in self._variables]
+        for variable, average in zip(self._variables, self.averages):
+            variable.assign(average)
+        try:
+            yield
+        finally:
+            for variable, value in zip(self._variables, saved):
+                variable.assign(value)
+
+
+class HistoricalAverage(tf.Module):
+    """Running mean of parameters over all past steps, ``(1/t) sum_s theta[s]`` (paper Sec. 3.3).
+
+    Feed :attr:`averages` to :func:`improved_gan_tf2.losses.historical_averaging_penalty`; call
+    :meth:`update` once per step after the parameters changed.
+    """
+
+    def __init__(self, variables, name="historical_average"):
+        super().__init__(name=name)
+        self._variables = list(variables)
+        with self.name_scope:
+            self.count = tf.Variable(0.0, trainable=False, name="count")
+            self.averages = [
+                tf.Variable(tf.convert_to_tensor(v), trainable=False, name=_short_name(v) + "_history")
+                for v in self._variables
+            ]
+
+    def update(self):
+        self.count.assign_add(1.0)
+        for variable, average in zip(self._variables, self.averages):
+            average.assign_add((tf.convert_to_tensor(variable) - average) / tf.cast(self.count, average.dtype))
+
+
+def _short_name(variable):
+    return variable.name.split(":")[0].replace("/", "_")
