@@ -1,0 +1,134 @@
+"""Per-epoch example order, drawn from the training RNG exactly as the original scripts draw it.
+
+The original, once per epoch (``rng`` being the script's ``np.random.RandomState(args.seed)``)::
+
+    for t in range(reps):                      # reps: n_unl // n_lab (MNIST, Python 2 division)
+        inds = rng.permutation(n_lab)          #    or ceil(n_unl / n_lab) (CIFAR-10, SVHN)
+        trainx.append(txs[inds]); trainy.append(tys[inds])
+    trainx_unl = trainx_unl[rng.permutation(n_unl)]     # cumulative: permutes last epoch's order
+    trainx_unl2 = trainx_unl2[rng.permutation(n_unl)]
+
+and, right after creating ``rng``, draws ``rng.randint(2 ** 15)`` twice (seeds of Theano's and
+Lasagne's RNGs) before any of this. :func:`original_rng` reproduces those two draws and
+:class:`OriginalEpochOrder` turns the per-epoch draws into indices into the ORIGINAL (unpermuted)
+arrays, composing the unlabelled permutations as the original's in-place re-indexing did.
+
+The data-dependent initialisation used ``x_permuted[:500]`` (see ``select_labelled``) for MNIST
+and, for CIFAR-10 / SVHN, the first 500 labelled examples of epoch 0: ``x_lab[lab_idx[:500]]``.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple, Tuple, Union
+
+import numpy as np
+
+TILINGS = ("floor", "ceil")
+
+
+class EpochIndices(NamedTuple):
+    lab_idx: np.ndarray   #: indices into the labelled set (x_lab, y_lab), length reps * n_lab
+    unl_idx: np.ndarray   #: indices into the original unlabelled array, length n_unl
+    unl2_idx: np.ndarray  #: indices into the original second unlabelled copy, length n_unl
+
+
+def original_rng(seed) -> Tuple[np.random.RandomState, int, int]:
+    """``RandomState(seed)`` after the original's two ``rng.randint(2 ** 15)`` draws.
+
+    Returns ``(rng, theano_seed, lasagne_seed)``: the first draw seeded Theano's MRG stream, the
+    second Lasagne's RandomState; ``rng`` is left where the original's epoch loop starts."""
+    rng = np.random.RandomState(seed)
+    theano_seed = int(rng.randint(2 ** 15))
+    lasagne_seed = int(rng.randint(2 ** 15))
+    return rng, theano_seed, lasagne_seed
+
+
+def labelled_reps(n_lab: int, n_unl: int, tiling: str) -> int:
+    """How many permutations of the labelled set one epoch concatenates."""
+    if tiling not in TILINGS:
+        raise ValueError(f"tiling must be one of {TILINGS} ('floor': MNIST; 'ceil': CIFAR-10, SVHN), got {tiling!r}")
+    if n_lab < 1 or n_unl < 1:
+        raise ValueError(f"need at least one labelled and one unlabelled example, got n_lab={n_lab}, n_unl={n_unl}")
+    reps = n_unl // n_lab if tiling == "floor" else -(-n_unl // n_lab)
+    if reps < 1:
+        raise ValueError(f"n_lab={n_lab} labelled examples exceed n_unl={n_unl} unlabelled ones: with "
+                         f"tiling='floor' an epoch would hold no labelled batch (the original crashed here)")
+    return reps
+
+
+def epoch_indices(rng: np.random.RandomState, n_lab: int, n_unl: int, tiling: str) -> EpochIndices:
+    """One epoch's draws from ``rng``, in the original's order: ``reps`` permutations of
+    ``n_lab`` concatenated, then ``rng.permutation(n_unl)`` twice.
+
+    The two unlabelled permutations are returned as drawn, i.e. relative to the previous
+    epoch's order; :class:`OriginalEpochOrder` composes them into absolute indices."""
+    reps = labelled_reps(n_lab, n_unl, tiling)
+    lab = np.concatenate([rng.permutation(n_lab) for _ in range(reps)])
+    p_unl = rng.permutation(n_unl)
+    p_unl2 = rng.permutation(n_unl)
+    return EpochIndices(lab, p_unl, p_unl2)
+
+
+class OriginalEpochOrder:
+    """Stateful epoch order reproducing the original's.
+
+    ``seed_or_rng``: an int seed (the script's ``--seed``; the two Theano/Lasagne draws are
+    consumed first, see :func:`original_rng`, and their values kept as ``theano_seed`` and
+    ``lasagne_seed``), or a ``RandomState`` used as is (shared, not copied).
+
+    ``next_epoch()`` returns :class:`EpochIndices` whose ``unl_idx``/``unl2_idx`` index the
+    ORIGINAL unlabelled arrays: ``x_unl[unl_idx]`` equals the original's ``trainx_unl`` of
+    that epoch. ``get_state()``/``set_state()`` save and restore everything (RNG state,
+    accumulated orders, epoch count) so that a resumed run continues the same sequence; the state
+    is a flat dict of NumPy values, storable with ``np.savez``.
+    """
+
+    def __init__(self, seed_or_rng: Union[int, np.random.RandomState], n_lab: int, n_unl: int,
+                 tiling: str = "floor"):
+        self.n_lab, self.n_unl, self.tiling = int(n_lab), int(n_unl), tiling
+        self.reps = labelled_reps(self.n_lab, self.n_unl, tiling)
+        if isinstance(seed_or_rng, np.random.RandomState):
+            self.rng = seed_or_rng
+            self.theano_seed = self.lasagne_seed = None
+        else:
+            self.rng, self.theano_seed, self.lasagne_seed = original_rng(seed_or_rng)
+        self.epoch = 0
+        self._unl = np.arange(self.n_unl)
+        self._unl2 = np.arange(self.n_unl)
+
+    def next_epoch(self) -> EpochIndices:
+        lab, p_unl, p_unl2 = epoch_indices(self.rng, self.n_lab, self.n_unl, self.tiling)
+        self._unl = self._unl[p_unl]
+        self._unl2 = self._unl2[p_unl2]
+        self.epoch += 1
+        return EpochIndices(lab, self._unl.copy(), self._unl2.copy())
+
+    def get_state(self) -> dict:
+        name, keys, pos, has_gauss, cached = self.rng.get_state()
+        return {
+            "epoch": np.int64(self.epoch),
+            "n_lab": np.int64(self.n_lab),
+            "n_unl": np.int64(self.n_unl),
+            "tiling": np.str_(self.tiling),
+            "rng_name": np.str_(name),
+            "rng_keys": np.array(keys, dtype=np.uint32),
+            "rng_pos": np.int64(pos),
+            "rng_has_gauss": np.int64(has_gauss),
+            "rng_cached_gaussian": np.float64(cached),
+            "unl_order": self._unl.copy(),
+            "unl2_order": self._unl2.copy(),
+        }
+
+    def set_state(self, state) -> None:
+        """Restores a :meth:`get_state` dict (or an ``np.load``-ed .npz of one)."""
+        n_lab, n_unl, tiling = int(state["n_lab"]), int(state["n_unl"]), str(state["tiling"])
+        if (n_lab, n_unl, tiling) != (self.n_lab, self.n_unl, self.tiling):
+            raise ValueError(f"state is for n_lab={n_lab}, n_unl={n_unl}, tiling={tiling!r}; this order has "
+                             f"n_lab={self.n_lab}, n_unl={self.n_unl}, tiling={self.tiling!r}")
+        unl, unl2 = np.asarray(state["unl_order"]), np.asarray(state["unl2_order"])
+        if unl.shape != (n_unl,) or unl2.shape != (n_unl,):
+            raise ValueError("state's unl_order / unl2_order do not have n_unl entries")
+        self.rng.set_state((str(state["rng_name"]), np.asarray(state["rng_keys"], dtype=np.uint32),
+                            int(state["rng_pos"]), int(state["rng_has_gauss"]),
+                            float(state["rng_cached_gaussian"])))
+        self._unl, self._unl2 = unl.astype(np.int64), unl2.astype(np.int64)
+        self.epoch = int(state["epoch"])
