@@ -29,6 +29,7 @@ setup(
         "tensorflow-datasets",
         "numpy",
         "absl-py",
+        "tensorboard",  # summaries (TensorFlow >= 2.20 no longer installs it)
         "scipy",  # SVHN's .mat files
         "pillow",  # PNG sample grids, image directories
     ],

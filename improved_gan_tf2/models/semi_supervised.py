@@ -1,0 +1,172 @@
+"""The semi-supervised GAN of the MNIST, SVHN and CIFAR-10 experiments (paper Sec. 5).
+
+One ``train_step`` is one iteration of the original loops in ``mnist_svhn_cifar10/train_*.py``: a
+discriminator update on a labelled, an unlabelled and a generated batch, the parameter-average update, then
+``generator_steps`` generator updates (feature matching on a second unlabelled batch, or the
+minibatch-discrimination loss). ``test_step`` measures the classification error of the averaged
+discriminator parameters, as the original's ``test_batch`` does, and also that of the raw parameters.
+"""
+import keras
+import tensorflow as tf
+
+from improved_gan_tf2 import losses
+from improved_gan_tf2.init import data_dependent_init
+from improved_gan_tf2.layers import GeneratorBatchNorm, MinibatchDiscrimination, VirtualBatchNorm
+from improved_gan_tf2.optimizers import ParameterAverage
+
+GENERATOR_LOSSES = ("feature_matching", "minibatch")
+_BATCH_MIXING_LAYERS = (MinibatchDiscrimination, GeneratorBatchNorm, VirtualBatchNorm, keras.layers.BatchNormalization)
+
+
+def mixes_examples(model):
+    """True if some layer of ``model`` computes across the batch, so separate batches must not be joined."""
+    return any(
+        isinstance(layer, _BATCH_MIXING_LAYERS) or getattr(layer, "mixes_batch", False)
+        for layer in model._flatten_layers(include_self=False)
+    )
+
+
+class SemiSupervisedGAN(keras.Model):
+    """A generator and a K-logit discriminator trained as in the original scripts.
+
+    Args:
+      generator: maps ``(n, noise_dim)`` uniform noise in [0, 1) to samples.
+      discriminator: maps samples to ``[logits, features]``; ``features`` is the layer feature matching uses.
+      noise_dim: size of z (100 in every experiment).
+      unlabeled_weight: weight of the unsupervised loss in the discriminator cost (0 trains on labels only).
+      generator_loss: ``"feature_matching"`` or ``"minibatch"`` (``-mean(softplus(lse(l_gen)))``).
+      feature_norm: ``"l2"`` (MNIST) or ``"l1"`` (CIFAR-10, SVHN) for feature matching.
+      generator_steps: generator updates per discriminator update (3 for the minibatch models).
+      average_rate: the parameter average's rate (1e-4).
+      joint_discriminator_pass: run the discriminator once on the concatenated batches instead of once per
+        batch. Arithmetically the same when no layer mixes examples (e.g. MNIST), and faster; the default
+        (``None``) decides that from the discriminator's layers.
+      seed: seed of the generator's noise.
+
+    ``train_step`` takes ``(x_lab, y_lab, x_unl, x_unl2)``; ``test_step`` takes ``(x, y)``. Calling the model on
+    images returns the averaged discriminator's logits (the classifier the original evaluates).
+    """
+
+    def __init__(self, generator, discriminator, noise_dim=100, unlabeled_weight=1.0,
+                 generator_loss="feature_matching", feature_norm="l2", generator_steps=1, average_rate=1e-4,
+                 joint_discriminator_pass=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if generator_loss not in GENERATOR_LOSSES:
+            raise ValueError(f"generator_loss must be one of {GENERATOR_LOSSES}, got {generator_loss!r}.")
+        if int(generator_steps) < 1:
+            raise ValueError(f"generator_steps must be at least 1, got {generator_steps}.")
+        self.generator = generator
+        self.discriminator = discriminator
+        self.noise_dim = int(noise_dim)
+        self.unlabeled_weight = float(unlabeled_weight)
+        self.generator_loss = generator_loss
+        self.feature_norm = feature_norm
+        self.generator_steps = int(generator_steps)
+        if joint_discriminator_pass is None:
+            joint_discriminator_pass = not mixes_examples(discriminator)
+        self.joint_discriminator_pass = bool(joint_discriminator_pass)
+        self.noise_seed = keras.random.SeedGenerator(seed)
+        self.parameter_average = ParameterAverage(discriminator.trainable_variables, rate=average_rate)
+        self.trackers = {
+            name: keras.metrics.Mean(name=name)
+            for name in ("loss_lab", "loss_unl", "train_err", "loss_gen", "test_err", "test_err_raw")
+        }
+        self.built = True
+
+    # ------------------------------------------------------------------ set-up
+
+    def compile(self, discriminator_optimizer, generator_optimizer, **kwargs):
+        """Both optimizers are built here, inside any active ``tf.distribute`` scope."""
+        discriminator_optimizer.build(self.discriminator.trainable_variables)
+        generator_optimizer.build(self.generator.trainable_variables)
+        self.discriminator_optimizer = discriminator_optimizer
+        self.generator_optimizer = generator_optimizer
+        super().compile(optimizer=discriminator_optimizer, **kwargs)
+
+    def noise(self, batch_size):
+        """Uniform z in [0, 1), as the original's ``theano_rng.uniform``."""
+        return keras.random.uniform((batch_size, self.noise_dim), seed=self.noise_seed)
+
+    def initialize(self, x_init, generator_batch_size):
+        """The original's data-dependent init: the generator on its own noise, the discriminator on ``x_init``."""
+        data_dependent_init(self.generator, self.noise(generator_batch_size))
+        data_dependent_init(self.discriminator, tf.convert_to_tensor(x_init))
+
+    def sample(self, batch_size):
+        """Generated samples (the generators' batch norm uses the statistics of these ``batch_size``)."""
+        return self.generator(self.noise(batch_size), training=True)
+
+    def random_states(self):
+        """The random generators' state variables (the model's noise and every noise layer's), which
+        ``tf.train.Checkpoint`` does not find by itself; checkpointing them makes a resumed run draw the noise
+        the uninterrupted run would have drawn."""
+        states = [self.noise_seed.state]
+        for network in (self.generator, self.discriminator):
+            weights = {id(w) for w in network.weights}
+            states += [v for v in network.variables if id(v) not in weights]
+        return states
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    # ------------------------------------------------------------------ passes
+
+    def _discriminate(self, batches):
+        """Discriminator ``[logits, features]`` of each batch, in one pass when the arithmetic allows it."""
+        if self.joint_discriminator_pass and len(batches) > 1:
+            sizes = [tf.shape(b)[0] for b in batches]
+            logits, features = self.discriminator(tf.concat(batches, axis=0), training=True)
+            return list(zip(tf.split(logits, sizes), tf.split(features, sizes)))
+        return [tuple(self.discriminator(b, training=True)) for b in batches]
+
+    def averaged_logits(self, images):
+        """Logits of the discriminator with the averaged parameters (no noise, as ``deterministic=True``)."""
+        non_trainable = [v.value for v in self.discriminator.non_trainable_variables]
+        (logits, _), _ = self.discriminator.stateless_call(
+            self.parameter_average.values(), non_trainable, images, training=False
+        )
+        return logits
+
+    def call(self, images, training=None):
+        return self.averaged_logits(images)
+
+    def train_step(self, data):
+        x_lab, y_lab, x_unl, x_unl2 = data
+        batch_size = tf.shape(x_unl)[0]
+        discriminator_variables = self.discriminator.trainable_variables
+        generated = self.generator(self.noise(batch_size), training=True)
+        with tf.GradientTape() as tape:
+            (logits_lab, _), (logits_unl, _), (logits_gen, _) = self._discriminate([x_lab, x_unl, generated])
+            loss_lab = losses.supervised_loss(logits_lab, y_lab)
+            loss_unl = losses.unsupervised_loss(logits_unl, logits_gen)
+            loss = loss_lab + self.unlabeled_weight * loss_unl
+        gradients = tape.gradient(loss, discriminator_variables)
+        self.discriminator_optimizer.apply_gradients(zip(gradients, discriminator_variables))
+        self.parameter_average.update()
+
+        generator_variables = self.generator.trainable_variables
+        for _ in range(self.generator_steps):
+            with tf.GradientTape() as tape:
+                generated = self.generator(self.noise(batch_size), training=True)
+                if self.generator_loss == "feature_matching":
+                    (_, features_real), (_, features_fake) = self._discriminate([x_unl2, generated])
+                    loss_gen = losses.feature_matching_loss(features_real, features_fake, self.feature_norm)
+                else:
+                    ((logits_fake, _),) = self._discriminate([generated])
+                    loss_gen = losses.minibatch_generator_loss(logits_fake)
+            gradients = tape.gradient(loss_gen, generator_variables)
+            self.generator_optimizer.apply_gradients(zip(gradients, generator_variables))
+
+        self.trackers["loss_lab"].update_state(loss_lab)
+        self.trackers["loss_unl"].update_state(loss_unl)
+        self.trackers["train_err"].update_state(losses.classification_error(logits_lab, y_lab))
+        self.trackers["loss_gen"].update_state(loss_gen)
+        return {name: self.trackers[name].result() for name in ("loss_lab", "loss_unl", "train_err", "loss_gen")}
+
+    def test_step(self, data):
+        images, labels = data
+        self.trackers["test_err"].update_state(losses.classification_error(self.averaged_logits(images), labels))
+        raw_logits, _ = self.discriminator(images, training=False)
+        self.trackers["test_err_raw"].update_state(losses.classification_error(raw_logits, labels))
+        return {name: self.trackers[name].result() for name in ("test_err", "test_err_raw")}

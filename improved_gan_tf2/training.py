@@ -1,0 +1,225 @@
+"""Running an experiment: the original's per-epoch log line, sample grids, TensorBoard, checkpoints that
+resume, and the final summary. The experiment scripts assemble these; nothing here changes the arithmetic.
+
+A run directory holds ``flags.json``, ``checkpoints/`` (``tf.train.CheckpointManager``; TensorFlow writes each
+checkpoint under a temporary name and then updates the ``checkpoint`` index atomically, so an interrupted save
+leaves the previous checkpoint usable), ``samples/`` (PNG grids), ``logs/`` (TensorBoard), ``history.csv`` and,
+at the end, ``summary.json``.
+"""
+import json
+import os
+import sys
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from improved_gan_tf2.data.pipeline import evaluation_dataset, semi_supervised_dataset
+from improved_gan_tf2.plotting import save_png
+
+ORIGINAL_LOG_LINE = (
+    "Iteration %d, time = %ds, loss_lab = %.4f, loss_unl = %.4f, train err = %.4f, test err = %.4f"
+)
+# Flags that may change between an interrupted run and its resumption.
+RESUMABLE_FLAG_CHANGES = frozenset({"epochs", "out_dir", "data_dir", "verbose", "jit_compile"})
+
+
+class RunMismatchError(ValueError):
+    """The output directory holds a run made with other flags."""
+
+
+def write_json_atomic(path, value):
+    """Write ``value`` as JSON to ``path`` through a temporary file and a rename."""
+    temporary = f"{path}.tmp"
+    with open(temporary, "w") as stream:
+        json.dump(value, stream, indent=2, sort_keys=True, default=_json_default)
+        stream.write("\n")
+    os.replace(temporary, path)
+
+
+def _json_default(value):
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+class RunDirectory:
+    """The output directory of one run; refuses to resume a run made with different flags."""
+
+    def __init__(self, out_dir, flags):
+        self.path = os.path.abspath(out_dir)
+        self.flags = dict(flags)
+        self.checkpoint_dir = os.path.join(self.path, "checkpoints")
+        self.samples_dir = os.path.join(self.path, "samples")
+        self.log_dir = os.path.join(self.path, "logs")
+        self.history_path = os.path.join(self.path, "history.csv")
+        self.summary_path = os.path.join(self.path, "summary.json")
+        self._flags_path = os.path.join(self.path, "flags.json")
+        os.makedirs(self.path, exist_ok=True)
+        if os.path.exists(self._flags_path):
+            with open(self._flags_path) as stream:
+                stored = json.load(stream)
+            changed = sorted(
+                key for key in set(stored) | set(self.flags)
+                if key not in RESUMABLE_FLAG_CHANGES and stored.get(key) != self.flags.get(key)
+            )
+            if changed:
+                details = ", ".join(f"{k}: {stored.get(k)!r} -> {self.flags.get(k)!r}" for k in changed)
+                raise RunMismatchError(
+                    f"{self.path} holds a run made with other flags ({details}); "
+                    f"pass a new --out_dir, or the same flags to resume that run."
+                )
+        write_json_atomic(self._flags_path, self.flags)
+
+    def checkpoint_manager(self, max_to_keep=3, **objects):
+        """A ``CheckpointManager`` over ``objects`` plus an ``epoch`` counter (returned as the second value)."""
+        epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        checkpoint = tf.train.Checkpoint(epoch=epoch, **objects)
+        return tf.train.CheckpointManager(checkpoint, self.checkpoint_dir, max_to_keep=max_to_keep), epoch
+
+    def write_summary(self, summary):
+        write_json_atomic(self.summary_path, summary)
+
+
+def restore_latest(manager, epoch):
+    """Restore the newest checkpoint, if any. Returns the number of epochs it had completed (0 if none)."""
+    if manager.latest_checkpoint is None:
+        return 0
+    manager.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+    return int(epoch.numpy())
+
+
+class OriginalEpochLog(keras.callbacks.Callback):
+    """Prints the original scripts' per-epoch line (time covers training and testing, as there)."""
+
+    def __init__(self, print_fn=print):
+        super().__init__()
+        self.print_fn = print_fn
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._begin = time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        self.print_fn(("\n" if sys.stdout.isatty() else "") + ORIGINAL_LOG_LINE % (
+            epoch, time.time() - self._begin, logs.get("loss_lab", np.nan), logs.get("loss_unl", np.nan),
+            logs.get("train_err", np.nan), logs.get("val_test_err", np.nan),
+        ))
+        sys.stdout.flush()
+
+
+class EpochLearningRate(keras.callbacks.Callback):
+    """Sets the learning rate of each optimizer to ``schedule(epoch)`` at the start of every epoch."""
+
+    def __init__(self, schedule, optimizers):
+        super().__init__()
+        self.schedule = schedule
+        self.optimizers = list(optimizers)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        for optimizer in self.optimizers:
+            optimizer.learning_rate.assign(float(self.schedule(epoch)))
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """Writes a grid of generated samples each epoch: ``samples/epoch_NNNN.png``, ``samples/latest.png`` and a
+    TensorBoard image. ``make_grid`` turns the sampled batch (NumPy) into one image in ``value_range``."""
+
+    def __init__(self, sample_fn, make_grid, samples_dir, log_dir=None, value_range=(0.0, 1.0)):
+        super().__init__()
+        self.sample_fn = sample_fn
+        self.make_grid = make_grid
+        self.samples_dir = samples_dir
+        self.value_range = value_range
+        self.writer = tf.summary.create_file_writer(os.path.join(log_dir, "samples")) if log_dir else None
+
+    def on_epoch_end(self, epoch, logs=None):
+        grid = self.make_grid(np.asarray(self.sample_fn()))
+        save_png(os.path.join(self.samples_dir, f"epoch_{epoch:04d}.png"), grid, self.value_range)
+        save_png(os.path.join(self.samples_dir, "latest.png"), grid, self.value_range)
+        if self.writer is not None:
+            low, high = self.value_range
+            image = np.clip((grid - low) / (high - low), 0, 1)
+            image = image[None, :, :, None] if image.ndim == 2 else image[None]
+            with self.writer.as_default():
+                tf.summary.image("samples", image, step=epoch)
+            self.writer.flush()
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """Saves ``manager``'s checkpoint after every epoch, numbered by the epochs completed."""
+
+    def __init__(self, manager, epoch_variable):
+        super().__init__()
+        self.manager = manager
+        self.epoch_variable = epoch_variable
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch_variable.assign(epoch + 1)
+        self.manager.save(checkpoint_number=epoch + 1)
+
+
+def fit_semi_supervised(gan, run, *, x_lab, y_lab, x_unl, x_test, y_test, x_init, epoch_order, batch_size,
+                        epochs, learning_rate_schedule, make_grid, value_range=(0.0, 1.0), verbose=None):
+    """Train ``gan`` (a compiled ``SemiSupervisedGAN``) as the original loop does, resuming ``run`` if it has a
+    checkpoint; returns the summary it writes to ``run.summary_path``.
+
+    Fresh runs start with the data-dependent init on ``x_init``. Each epoch: the learning rate of
+    ``learning_rate_schedule(epoch)``, the batches of ``epoch_order``, the test error of the averaged
+    parameters, the original's log line, a sample grid, TensorBoard scalars and a checkpoint. ``verbose``: a
+    progress bar within each epoch (1), or one line per epoch (2, the default when stdout is not a terminal).
+    """
+    if verbose is None:
+        verbose = 1 if sys.stdout.isatty() else 2
+    manager, epoch_variable = run.checkpoint_manager(
+        generator=gan.generator,
+        discriminator=gan.discriminator,
+        discriminator_optimizer=gan.discriminator_optimizer,
+        generator_optimizer=gan.generator_optimizer,
+        parameter_average=gan.parameter_average,
+        random_states=gan.random_states(),
+    )
+    start_epoch = restore_latest(manager, epoch_variable)
+    if start_epoch == 0:
+        gan.initialize(x_init, batch_size)
+    else:
+        print(f"Resuming {run.path} after epoch {start_epoch - 1} (checkpoint {manager.latest_checkpoint})")
+    train_dataset, steps_per_epoch = semi_supervised_dataset(
+        x_lab, y_lab, x_unl, batch_size, epoch_order, start_epoch=start_epoch
+    )
+    test_dataset, test_count = evaluation_dataset(x_test, y_test, batch_size)
+    if start_epoch < epochs:
+        gan.fit(
+            train_dataset,
+            epochs=epochs,
+            initial_epoch=start_epoch,
+            steps_per_epoch=steps_per_epoch,
+            validation_data=test_dataset,
+            shuffle=False,  # the dataset already follows the original's order
+            verbose=verbose,
+            callbacks=[
+                EpochLearningRate(learning_rate_schedule, [gan.discriminator_optimizer, gan.generator_optimizer]),
+                OriginalEpochLog(),
+                SampleGrid(lambda: gan.sample(batch_size), make_grid, run.samples_dir, run.log_dir, value_range),
+                keras.callbacks.CSVLogger(run.history_path, append=True),
+                keras.callbacks.TensorBoard(run.log_dir, write_graph=False),
+                EpochCheckpoint(manager, epoch_variable),
+            ],
+        )
+    final = gan.evaluate(test_dataset, return_dict=True, verbose=0)
+    summary = {
+        "flags": run.flags,
+        "epochs_completed": int(epoch_variable.numpy()) if manager.latest_checkpoint else 0,
+        "test_examples": test_count,
+        "test_err": float(final["test_err"]),
+        "test_errors": int(round(float(final["test_err"]) * test_count)),
+        "test_err_raw": float(final["test_err_raw"]),
+        "test_errors_raw": int(round(float(final["test_err_raw"]) * test_count)),
+        "checkpoint": manager.latest_checkpoint,
+        "history": run.history_path,
+    }
+    run.write_summary(summary)
+    return summary
