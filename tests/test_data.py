@@ -383,9 +383,11 @@ def test_shipped_mnist_sample():
     assert 0.0 == d["x_train"].min() and d["x_train"].max() == 1.0
     assert np.bincount(d["y_train"]).tolist() == [400] * 10
     assert np.bincount(d["y_test"]).tolist() == [100] * 10
-    order = np.argsort(train_idx, kind="stable")  # the loader keeps file order
-    np.testing.assert_array_equal(d["x_train"], (x[train_idx[order]].reshape(-1, 784) / 255.0).astype(np.float32))
-    np.testing.assert_array_equal(d["y_train"], y[train_idx[order]])
+    # classes interleaved: example k of every class 0..9, then example k + 1 of every class
+    interleaved = np.stack([np.flatnonzero(y == c)[:400] for c in range(10)], axis=1).reshape(-1)
+    np.testing.assert_array_equal(d["x_train"], (x[interleaved].reshape(-1, 784) / 255.0).astype(np.float32))
+    np.testing.assert_array_equal(d["y_train"], np.tile(np.arange(10), 400))
+    np.testing.assert_array_equal(d["y_test"], np.tile(np.arange(10), 100))
     np.testing.assert_array_equal(np.sort(d["y_test"]), np.sort(y[test_idx]))
     # no test image is also a train image
     train_rows = {r.tobytes() for r in d["x_train"]}
@@ -417,7 +419,8 @@ def test_sample_split_rule_uneven_counts():
     y = np.array([0] * 7 + [1] * 5 + [2] * 10)
     tr, te = D.sample_split_indices(y)
     assert np.bincount(y[tr]).tolist() == [5, 4, 8] and np.bincount(y[te]).tolist() == [2, 1, 2]
-    assert tr.tolist() == [0, 1, 2, 3, 4, 7, 8, 9, 10, 12, 13, 14, 15, 16, 17, 18, 19]
+    # per class the first 80% in file order; classes interleaved by rank: (rank 0 of 0, 1, 2), (rank 1 ...), ...
+    assert tr.tolist() == [0, 7, 12, 1, 8, 13, 2, 9, 14, 3, 10, 15, 4, 16, 17, 18, 19]
 
 
 # ================================================================ labelled subset (vs original)

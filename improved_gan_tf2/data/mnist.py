@@ -222,7 +222,9 @@ def _load_tfds(builder) -> LoadedData:
 def sample_split_indices(y: np.ndarray, num=SAMPLE_TRAIN_FRACTION_NUM, den=SAMPLE_TRAIN_FRACTION_DEN):
     """Fixed, class-balanced split of the shipped sample: for each class, the first
     ``floor(n_class * num / den)`` examples in file order go to train and the rest to test.
-    Returns ``(train_idx, test_idx)``, each sorted (file order)."""
+    Returns ``(train_idx, test_idx)``, each with the classes interleaved (the first example of each
+    class in class order, then the second of each, ...), so that any prefix of a split is about
+    class-balanced, as a prefix of MNIST is (the file itself is sorted by class)."""
     y = np.asarray(y)
     train, test = [], []
     for c in np.unique(y):
@@ -230,7 +232,14 @@ def sample_split_indices(y: np.ndarray, num=SAMPLE_TRAIN_FRACTION_NUM, den=SAMPL
         k = (len(idx) * num) // den
         train.append(idx[:k])
         test.append(idx[k:])
-    return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
+    return _interleave_classes(train), _interleave_classes(test)
+
+
+def _interleave_classes(per_class):
+    """Indices ordered by (rank within their class, class)."""
+    ranks = np.concatenate([np.arange(len(idx)) for idx in per_class])
+    classes = np.concatenate([np.full(len(idx), c) for c, idx in enumerate(per_class)])
+    return np.concatenate(per_class)[np.lexsort((classes, ranks))]
 
 
 def read_mnist_sample(path: str = SAMPLE_PATH, verify: bool = True):
