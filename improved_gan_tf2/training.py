@@ -80,6 +80,22 @@ class RunDirectory:
         checkpoint = tf.train.Checkpoint(epoch=epoch, **objects)
         return tf.train.CheckpointManager(checkpoint, self.checkpoint_dir, max_to_keep=max_to_keep), epoch
 
+    def trim_history(self, epochs_completed):
+        """Drop ``history.csv`` rows of epochs after the checkpoint being resumed (an interrupted run may have
+        logged an epoch it did not save)."""
+        if not os.path.exists(self.history_path):
+            return
+        with open(self.history_path) as stream:
+            lines = stream.readlines()
+        kept = lines[:1] + [line for line in lines[1:] if int(line.split(",", 1)[0]) < epochs_completed]
+        if epochs_completed == 0:
+            kept = []
+        if kept != lines:
+            temporary = f"{self.history_path}.tmp"
+            with open(temporary, "w") as stream:
+                stream.writelines(kept)
+            os.replace(temporary, self.history_path)
+
     def write_summary(self, summary):
         write_json_atomic(self.summary_path, summary)
 
@@ -183,6 +199,7 @@ def fit_semi_supervised(gan, run, *, x_lab, y_lab, x_unl, x_test, y_test, x_init
         random_states=gan.random_states(),
     )
     start_epoch = restore_latest(manager, epoch_variable)
+    run.trim_history(start_epoch)
     if start_epoch == 0:
         gan.initialize(x_init, batch_size)
     else:
@@ -202,11 +219,11 @@ def fit_semi_supervised(gan, run, *, x_lab, y_lab, x_unl, x_test, y_test, x_init
             verbose=verbose,
             callbacks=[
                 EpochLearningRate(learning_rate_schedule, [gan.discriminator_optimizer, gan.generator_optimizer]),
+                EpochCheckpoint(manager, epoch_variable),  # first: an epoch that was logged is also saved
                 OriginalEpochLog(),
                 SampleGrid(lambda: gan.sample(batch_size), make_grid, run.samples_dir, run.log_dir, value_range),
                 keras.callbacks.CSVLogger(run.history_path, append=True),
                 keras.callbacks.TensorBoard(run.log_dir, write_graph=False),
-                EpochCheckpoint(manager, epoch_variable),
             ],
         )
     final = gan.evaluate(test_dataset, return_dict=True, verbose=0)

@@ -12,10 +12,7 @@ import keras
 
 from improved_gan_tf2 import cli
 from improved_gan_tf2.data import OriginalEpochOrder, load_mnist, select_labelled
-from improved_gan_tf2.models.semi_supervised import SemiSupervisedGAN
-from improved_gan_tf2.networks.mnist import mnist_discriminator, mnist_generator
-from improved_gan_tf2.optimizers import OriginalAdam
-from improved_gan_tf2.plotting import tile_images
+from improved_gan_tf2.networks.mnist import mnist_feature_matching_gan, mnist_sample_grid
 from improved_gan_tf2.training import RunDirectory, fit_semi_supervised
 
 cli.define_semi_supervised_flags(
@@ -37,10 +34,8 @@ def main(argv):
     cli.require(FLAGS.batch_size <= min(len(data["x_train"]), len(data["x_test"])),
                 f"--batch_size={FLAGS.batch_size} is larger than the training or test set of {FLAGS.dataset}.")
 
-    # generator, discriminator, and the original's Adam (beta1 = 0.5) for each
-    gan = SemiSupervisedGAN(mnist_generator(), mnist_discriminator(), unlabeled_weight=FLAGS.unlabeled_weight,
-                            generator_loss="feature_matching", feature_norm="l2", seed=FLAGS.seed)
-    gan.compile(OriginalAdam(FLAGS.learning_rate), OriginalAdam(FLAGS.learning_rate), jit_compile=FLAGS.jit_compile)
+    # generator, discriminator, feature matching, and the original's Adam (beta1 = 0.5) for each
+    gan = mnist_feature_matching_gan(FLAGS.unlabeled_weight, FLAGS.learning_rate, FLAGS.seed, FLAGS.jit_compile)
 
     # data-dependent init on the first 500 permuted training images, then the training loop
     fit_semi_supervised(
@@ -50,7 +45,7 @@ def main(argv):
         epoch_order=OriginalEpochOrder(FLAGS.seed, len(labelled.x_lab), len(data["x_train"]), tiling="floor"),
         batch_size=FLAGS.batch_size, epochs=FLAGS.epochs,
         learning_rate_schedule=lambda epoch: FLAGS.learning_rate,
-        make_grid=lambda samples: tile_images(samples[:100].reshape(-1, 28, 28), tile_shape=(10, 10)),
+        make_grid=mnist_sample_grid,
     )
 
 

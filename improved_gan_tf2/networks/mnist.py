@@ -7,8 +7,10 @@ each followed by Gaussian noise 0.5 -> weight-normalized dense 10 with a trainab
 the output of the last hidden layer (the original's ``layers[-3]``), before its noise.
 """
 import keras
+import numpy as np
 
 from improved_gan_tf2.layers import GeneratorBatchNorm, L2NormalizedDense, MnistWeightNormDense
+from improved_gan_tf2.plotting import tile_images
 
 NOISE_DIM = 100
 IMAGE_DIM = 28 * 28
@@ -37,3 +39,20 @@ def mnist_discriminator(num_classes=10, hidden_units=(1000, 500, 250, 250, 250),
         h = keras.layers.GaussianNoise(0.5, name=f"noise_{index}")(features)
     logits = MnistWeightNormDense(num_classes, activation=None, train_scale=True, name="logits")(h)
     return keras.Model(x, [logits, features], name=name)
+
+
+def mnist_feature_matching_gan(unlabeled_weight=1.0, learning_rate=0.003, seed=None, jit_compile=False):
+    """The compiled model of the MNIST scripts: these networks, feature matching with the L2 norm, and the
+    original's Adam (beta1 = 0.5) for both players."""
+    from improved_gan_tf2.models.semi_supervised import SemiSupervisedGAN
+    from improved_gan_tf2.optimizers import OriginalAdam
+
+    gan = SemiSupervisedGAN(mnist_generator(), mnist_discriminator(), unlabeled_weight=unlabeled_weight,
+                            generator_loss="feature_matching", feature_norm="l2", seed=seed)
+    gan.compile(OriginalAdam(learning_rate), OriginalAdam(learning_rate), jit_compile=jit_compile)
+    return gan
+
+
+def mnist_sample_grid(samples):
+    """A 10x10 grid of the first 100 generated digits (values in [0, 1])."""
+    return tile_images(np.asarray(samples)[:100].reshape(-1, 28, 28), tile_shape=(10, 10))
