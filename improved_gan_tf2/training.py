@@ -21,6 +21,8 @@ from improved_gan_tf2.plotting import save_png
 ORIGINAL_LOG_LINE = (
     "Iteration %d, time = %ds, loss_lab = %.4f, loss_unl = %.4f, train err = %.4f, test err = %.4f"
 )
+# The sample grids show the same noise every epoch, drawn apart from the training noise.
+SAMPLE_SEED = 1234
 # Flags that may change between an interrupted run and its resumption.
 RESUMABLE_FLAG_CHANGES = frozenset({"epochs", "out_dir", "data_dir", "verbose", "jit_compile"})
 
@@ -179,7 +181,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
 
 def fit_semi_supervised(gan, run, *, x_lab, y_lab, x_unl, x_test, y_test, x_init, epoch_order, batch_size,
-                        epochs, learning_rate_schedule, make_grid, value_range=(0.0, 1.0), verbose=None):
+                        epochs, learning_rate_schedule, make_grid, value_range=(0.0, 1.0), verbose=None,
+                        evaluation_tail="drop"):
     """Train ``gan`` (a compiled ``SemiSupervisedGAN``) as the original loop does, resuming ``run`` if it has a
     checkpoint; returns the summary it writes to ``run.summary_path``.
 
@@ -187,6 +190,9 @@ def fit_semi_supervised(gan, run, *, x_lab, y_lab, x_unl, x_test, y_test, x_init
     ``learning_rate_schedule(epoch)``, the batches of ``epoch_order``, the test error of the averaged
     parameters, the original's log line, a sample grid, TensorBoard scalars and a checkpoint. ``verbose``: a
     progress bar within each epoch (1), or one line per epoch (2, the default when stdout is not a terminal).
+    ``evaluation_tail``: how the test set is batched (``evaluation_dataset``'s ``tail``): ``"drop"`` for MNIST and
+    CIFAR-10, the SVHN scripts' overlapping last batch otherwise. The objects of ``gan.checkpoint_objects()``
+    (when the model has that method) are checkpointed with the rest.
     """
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
@@ -197,6 +203,7 @@ def fit_semi_supervised(gan, run, *, x_lab, y_lab, x_unl, x_test, y_test, x_init
         generator_optimizer=gan.generator_optimizer,
         parameter_average=gan.parameter_average,
         random_states=gan.random_states(),
+        **(gan.checkpoint_objects() if hasattr(gan, "checkpoint_objects") else {}),
     )
     start_epoch = restore_latest(manager, epoch_variable)
     run.trim_history(start_epoch)
@@ -207,7 +214,7 @@ def fit_semi_supervised(gan, run, *, x_lab, y_lab, x_unl, x_test, y_test, x_init
     train_dataset, steps_per_epoch = semi_supervised_dataset(
         x_lab, y_lab, x_unl, batch_size, epoch_order, start_epoch=start_epoch
     )
-    test_dataset, test_count = evaluation_dataset(x_test, y_test, batch_size)
+    test_dataset, test_count = evaluation_dataset(x_test, y_test, batch_size, tail=evaluation_tail)
     if start_epoch < epochs:
         gan.fit(
             train_dataset,
@@ -219,11 +226,12 @@ def fit_semi_supervised(gan, run, *, x_lab, y_lab, x_unl, x_test, y_test, x_init
             verbose=verbose,
             callbacks=[
                 EpochLearningRate(learning_rate_schedule, [gan.discriminator_optimizer, gan.generator_optimizer]),
-                EpochCheckpoint(manager, epoch_variable),  # first: an epoch that was logged is also saved
-                OriginalEpochLog(),
-                SampleGrid(lambda: gan.sample(batch_size), make_grid, run.samples_dir, run.log_dir, value_range),
+                EpochCheckpoint(manager, epoch_variable),
                 keras.callbacks.CSVLogger(run.history_path, append=True),
                 keras.callbacks.TensorBoard(run.log_dir, write_graph=False),
+                SampleGrid(lambda: gan.sample(batch_size, seed=SAMPLE_SEED), make_grid, run.samples_dir,
+                           run.log_dir, value_range),
+                OriginalEpochLog(),  # last: once an epoch's line is printed, everything of that epoch is saved
             ],
         )
     final = gan.evaluate(test_dataset, return_dict=True, verbose=0)

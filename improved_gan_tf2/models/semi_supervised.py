@@ -5,6 +5,10 @@ discriminator update on a labelled, an unlabelled and a generated batch, the par
 ``generator_steps`` generator updates (feature matching on a second unlabelled batch, or the
 minibatch-discrimination loss). ``test_step`` measures the classification error of the averaged
 discriminator parameters, as the original's ``test_batch`` does, and also that of the raw parameters.
+
+Three options serve the ablations of the paper's Table 3 and are off by default (the released code has none of
+them): one-sided label smoothing of the real/generated decision, training without labels, and historical
+averaging (paper Sec. 3.3).
 """
 import keras
 import tensorflow as tf
@@ -12,7 +16,7 @@ import tensorflow as tf
 from improved_gan_tf2 import losses
 from improved_gan_tf2.init import data_dependent_init
 from improved_gan_tf2.layers import GeneratorBatchNorm, MinibatchDiscrimination, VirtualBatchNorm
-from improved_gan_tf2.optimizers import ParameterAverage
+from improved_gan_tf2.optimizers import HistoricalAverage, ParameterAverage
 
 GENERATOR_LOSSES = ("feature_matching", "minibatch")
 _BATCH_MIXING_LAYERS = (MinibatchDiscrimination, GeneratorBatchNorm, VirtualBatchNorm, keras.layers.BatchNormalization)
@@ -42,6 +46,18 @@ class SemiSupervisedGAN(keras.Model):
         batch. Arithmetically the same when no layer mixes examples (e.g. MNIST), and faster; the default
         (``None``) decides that from the discriminator's layers.
       seed: seed of the generator's noise.
+      label_smoothing: one-sided label smoothing (paper Sec. 3.4) of the real/generated decision, not in the
+        released code. With ``D(x) = sigmoid(lse(l(x)))`` the unlabelled real examples' target becomes
+        ``1 - label_smoothing`` instead of 1 and the generated examples' target stays 0:
+        ``loss_unl = 0.5 mean(KL(Bernoulli(1 - a) || D(x_unl))) + 0.5 mean(softplus(lse(l_gen)))``, the KL of
+        ``losses.sigmoid_kl_with_logits`` (as the ImageNet code writes its smoothed term). 0 gives exactly the
+        original ``loss_unl``. The labelled examples' K-class cross-entropy is not smoothed.
+      use_labels: with False, the discriminator's cost is ``unlabeled_weight * loss_unl`` alone (Table 3's
+        "-L"); ``loss_lab`` and ``train_err`` are still computed on the labelled batch and logged, untrained.
+      historical_averaging: weight of the historical-averaging term (paper Sec. 3.3; 0: off), added to both
+        players' costs: ``weight * sum_i ||theta_i - (1/t) sum_{s=1..t} theta_i[s]||^2``, where ``theta[s]``
+        are the player's parameters before its update number ``s`` (so the mean includes the current value,
+        and the term is 0 at the first update); the mean is a constant in the gradient.
 
     ``train_step`` takes ``(x_lab, y_lab, x_unl, x_unl2)``; ``test_step`` takes ``(x, y)``. Calling the model on
     images returns the averaged discriminator's logits (the classifier the original evaluates).
@@ -49,7 +65,8 @@ class SemiSupervisedGAN(keras.Model):
 
     def __init__(self, generator, discriminator, noise_dim=100, unlabeled_weight=1.0,
                  generator_loss="feature_matching", feature_norm="l2", generator_steps=1, average_rate=1e-4,
-                 joint_discriminator_pass=None, seed=None, **kwargs):
+                 joint_discriminator_pass=None, seed=None, label_smoothing=0.0, use_labels=True,
+                 historical_averaging=0.0, **kwargs):
         super().__init__(**kwargs)
         if generator_loss not in GENERATOR_LOSSES:
             raise ValueError(f"generator_loss must be one of {GENERATOR_LOSSES}, got {generator_loss!r}.")
@@ -67,6 +84,19 @@ class SemiSupervisedGAN(keras.Model):
         self.joint_discriminator_pass = bool(joint_discriminator_pass)
         self.noise_seed = keras.random.SeedGenerator(seed)
         self.parameter_average = ParameterAverage(discriminator.trainable_variables, rate=average_rate)
+        if not 0.0 <= float(label_smoothing) < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}.")
+        if float(historical_averaging) < 0.0:
+            raise ValueError(f"historical_averaging must be >= 0, got {historical_averaging}.")
+        self.label_smoothing = float(label_smoothing)
+        self.use_labels = bool(use_labels)
+        self.historical_averaging = float(historical_averaging)
+        self.historical_averages = None
+        if self.historical_averaging > 0.0:
+            self.historical_averages = {
+                "discriminator": HistoricalAverage(discriminator.trainable_variables, name="discriminator_history"),
+                "generator": HistoricalAverage(generator.trainable_variables, name="generator_history"),
+            }
         self.trackers = {
             name: keras.metrics.Mean(name=name)
             for name in ("loss_lab", "loss_unl", "train_err", "loss_gen", "test_err", "test_err_raw")
@@ -92,9 +122,17 @@ class SemiSupervisedGAN(keras.Model):
         data_dependent_init(self.generator, self.noise(generator_batch_size))
         data_dependent_init(self.discriminator, tf.convert_to_tensor(x_init))
 
-    def sample(self, batch_size):
-        """Generated samples (the generators' batch norm uses the statistics of these ``batch_size``)."""
-        return self.generator(self.noise(batch_size), training=True)
+    def sample(self, batch_size, seed=None):
+        """Generated samples (the generators' batch norm uses the statistics of these ``batch_size``).
+
+        With an integer ``seed`` the noise is that seed's fixed draw and the training noise stream is left
+        untouched (sample grids use this, so that writing them does not change training).
+        """
+        if seed is None:
+            z = self.noise(batch_size)
+        else:
+            z = keras.random.uniform((batch_size, self.noise_dim), seed=int(seed))
+        return self.generator(z, training=True)
 
     def random_states(self):
         """The random generators' state variables (the model's noise and every noise layer's), which
@@ -105,6 +143,27 @@ class SemiSupervisedGAN(keras.Model):
             weights = {id(w) for w in network.weights}
             states += [v for v in network.variables if id(v) not in weights]
         return states
+
+    def checkpoint_objects(self):
+        """State beyond the networks, optimizers, parameter average and random states that a checkpoint must
+        hold for a resumed run to continue exactly (the historical averages, when used)."""
+        if self.historical_averages is None:
+            return {}
+        return {f"{name}_historical_average": value for name, value in self.historical_averages.items()}
+
+    def _historical_term(self, player, variables):
+        """Update the player's running mean with its current parameters and return the weighted penalty."""
+        history = self.historical_averages[player]
+        history.update()
+        return self.historical_averaging * losses.historical_averaging_penalty(variables, history.averages)
+
+    def _unsupervised_loss(self, logits_unl, logits_gen):
+        if self.label_smoothing == 0.0:
+            return losses.unsupervised_loss(logits_unl, logits_gen)
+        lse_unl = losses.log_sum_exp(logits_unl)
+        lse_gen = losses.log_sum_exp(logits_gen)
+        real = losses.sigmoid_kl_with_logits(lse_unl, 1.0 - self.label_smoothing)
+        return 0.5 * tf.reduce_mean(real) + 0.5 * tf.reduce_mean(tf.nn.softplus(lse_gen))
 
     @property
     def metrics(self):
@@ -139,8 +198,12 @@ class SemiSupervisedGAN(keras.Model):
         with tf.GradientTape() as tape:
             (logits_lab, _), (logits_unl, _), (logits_gen, _) = self._discriminate([x_lab, x_unl, generated])
             loss_lab = losses.supervised_loss(logits_lab, y_lab)
-            loss_unl = losses.unsupervised_loss(logits_unl, logits_gen)
-            loss = loss_lab + self.unlabeled_weight * loss_unl
+            loss_unl = self._unsupervised_loss(logits_unl, logits_gen)
+            loss = self.unlabeled_weight * loss_unl
+            if self.use_labels:
+                loss = loss_lab + loss
+            if self.historical_averages is not None:
+                loss = loss + self._historical_term("discriminator", discriminator_variables)
         gradients = tape.gradient(loss, discriminator_variables)
         self.discriminator_optimizer.apply_gradients(zip(gradients, discriminator_variables))
         self.parameter_average.update()
@@ -155,7 +218,10 @@ class SemiSupervisedGAN(keras.Model):
                 else:
                     ((logits_fake, _),) = self._discriminate([generated])
                     loss_gen = losses.minibatch_generator_loss(logits_fake)
-            gradients = tape.gradient(loss_gen, generator_variables)
+                cost_gen = loss_gen
+                if self.historical_averages is not None:
+                    cost_gen = cost_gen + self._historical_term("generator", generator_variables)
+            gradients = tape.gradient(cost_gen, generator_variables)
             self.generator_optimizer.apply_gradients(zip(gradients, generator_variables))
 
         self.trackers["loss_lab"].update_state(loss_lab)
@@ -165,8 +231,16 @@ class SemiSupervisedGAN(keras.Model):
         return {name: self.trackers[name].result() for name in ("loss_lab", "loss_unl", "train_err", "loss_gen")}
 
     def test_step(self, data):
-        images, labels = data
-        self.trackers["test_err"].update_state(losses.classification_error(self.averaged_logits(images), labels))
+        """``data``: ``(images, labels)`` or ``(images, labels, weights)``; the error is the weighted mean over
+        every example of every batch (see ``evaluation_dataset`` for the SVHN scripts' weights)."""
+        images, labels = data[0], data[1]
+        weights = data[2] if len(data) > 2 else None
+
+        def errors(logits):
+            predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)
+            return tf.cast(tf.not_equal(predictions, tf.cast(labels, tf.int32)), tf.float32)
+
+        self.trackers["test_err"].update_state(errors(self.averaged_logits(images)), sample_weight=weights)
         raw_logits, _ = self.discriminator(images, training=False)
-        self.trackers["test_err_raw"].update_state(losses.classification_error(raw_logits, labels))
+        self.trackers["test_err_raw"].update_state(errors(raw_logits), sample_weight=weights)
         return {name: self.trackers[name].result() for name in ("test_err", "test_err_raw")}

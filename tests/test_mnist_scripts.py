@@ -1,0 +1,139 @@
+"""The MNIST scripts run end to end on the shipped sample: every promised output, exact resumption after an
+interrupted run, and one-line errors for bad flags."""
+import csv
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FEATURE_MATCHING = os.path.join(ROOT, "mnist_svhn_cifar", "train_mnist_feature_matching.py")
+CUSTOM_LABELS = os.path.join(ROOT, "mnist_svhn_cifar", "train_mnist_fm_custom_labels.py")
+ORIGINAL_LINE = re.compile(
+    r"^Iteration (\d+), time = \d+s, loss_lab = \d+\.\d{4}, loss_unl = \d+\.\d{4}, "
+    r"train err = \d\.\d{4}, test err = (\d\.\d{4})$", re.M
+)
+ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
+
+
+def run_script(script, *args, timeout=300):
+    return subprocess.run([sys.executable, script, *args], capture_output=True, text=True, env=ENV, timeout=timeout)
+
+
+def history(out_dir):
+    with open(os.path.join(out_dir, "history.csv")) as stream:
+        return list(csv.DictReader(stream))
+
+
+@pytest.fixture(scope="module")
+def two_epoch_run(tmp_path_factory):
+    out_dir = str(tmp_path_factory.mktemp("mnist") / "run")
+    result = run_script(FEATURE_MATCHING, "--dataset=mnist_sample", "--epochs=2", f"--out_dir={out_dir}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out_dir, result.stdout
+
+
+def test_two_epochs_write_every_promised_output(two_epoch_run):
+    out_dir, stdout = two_epoch_run
+    lines = ORIGINAL_LINE.findall(stdout)
+    assert [int(epoch) for epoch, _ in lines] == [0, 1]
+    flags = json.load(open(os.path.join(out_dir, "flags.json")))
+    assert flags["dataset"] == "mnist_sample" and flags["count"] == 10 and flags["learning_rate"] == 0.003
+    assert flags["seed"] == 1 and flags["seed_data"] == 1 and flags["batch_size"] == 100
+    for epoch in (0, 1):
+        grid = np.asarray(Image.open(os.path.join(out_dir, "samples", f"epoch_{epoch:04d}.png")))
+        assert grid.shape == (28 * 10 + 9, 28 * 10 + 9) and grid.std() > 0
+    assert os.path.exists(os.path.join(out_dir, "samples", "latest.png"))
+    assert sorted(os.listdir(os.path.join(out_dir, "logs"))) == ["samples", "train", "validation"]
+    assert any(name.startswith("events") for name in os.listdir(os.path.join(out_dir, "logs", "validation")))
+    assert os.path.exists(os.path.join(out_dir, "checkpoints", "ckpt-2.index"))
+    rows = history(out_dir)
+    assert [row["epoch"] for row in rows] == ["0", "1"]
+    summary = json.load(open(os.path.join(out_dir, "summary.json")))
+    assert summary["epochs_completed"] == 2 and summary["test_examples"] == 1000
+    assert summary["test_err"] == pytest.approx(float(rows[-1]["val_test_err"]), abs=1e-6)
+    assert summary["test_errors"] == round(summary["test_err"] * 1000)
+    assert float(lines[-1][1]) == pytest.approx(summary["test_err"], abs=5e-5)
+    # the test error of the averaged parameters falls from epoch to epoch
+    assert float(rows[1]["val_test_err"]) < float(rows[0]["val_test_err"]) < 0.9
+
+
+def test_an_interrupted_run_resumes_exactly(two_epoch_run, tmp_path):
+    reference_dir, _ = two_epoch_run
+    out_dir = str(tmp_path / "run")
+    process = subprocess.Popen([sys.executable, FEATURE_MATCHING, "--dataset=mnist_sample", "--epochs=2",
+                                f"--out_dir={out_dir}"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                               text=True, env=ENV)
+    for line in process.stdout:
+        if line.startswith("Iteration 0,"):
+            process.send_signal(signal.SIGKILL)  # dies during epoch 1, after epoch 0's checkpoint
+            break
+    process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    assert not os.path.exists(os.path.join(out_dir, "summary.json"))
+    resumed = run_script(FEATURE_MATCHING, "--dataset=mnist_sample", "--epochs=2", f"--out_dir={out_dir}")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "Resuming" in resumed.stdout
+    assert [int(e) for e, _ in ORIGINAL_LINE.findall(resumed.stdout)] == [1]
+    # the resumed run computes exactly what the uninterrupted run computed
+    assert history(out_dir) == history(reference_dir)
+
+
+@pytest.mark.parametrize("flag,message", [
+    ("--batch_size=0", "--batch_size must be at least 1"),
+    ("--count=401", "class 0 has only 400 examples"),
+    ("--unlabeled_weight=-1", "--unlabeled_weight must be >= 0"),
+])
+def test_bad_flags_stop_before_training(tmp_path, flag, message):
+    result = run_script(FEATURE_MATCHING, "--dataset=mnist_sample", flag, f"--out_dir={tmp_path / 'run'}")
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not os.path.exists(tmp_path / "run" / "checkpoints")
+
+
+def test_missing_data_names_the_files_and_where_to_get_them(tmp_path):
+    result = run_script(FEATURE_MATCHING, "--dataset=mnist_npz", f"--data_dir={tmp_path}",
+                        f"--out_dir={tmp_path / 'run'}")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "mnist.npz" in result.stderr and str(tmp_path) in result.stderr
+
+
+def test_resuming_with_other_flags_is_refused(two_epoch_run):
+    out_dir, _ = two_epoch_run
+    result = run_script(FEATURE_MATCHING, "--dataset=mnist_sample", "--epochs=2", "--seed=7", f"--out_dir={out_dir}")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "seed: 1 -> 7" in result.stderr
+
+
+def test_custom_labels_script_records_the_labelled_examples(tmp_path):
+    from improved_gan_tf2.data import load_mnist, select_labelled_custom
+
+    mnist = load_mnist("mnist_sample")
+    rng = np.random.RandomState(0)
+    noisy = mnist["y_test"].astype(np.int64)
+    flip = rng.rand(len(noisy)) < 0.2
+    noisy[flip] = rng.randint(0, 10, flip.sum())
+    labels = tmp_path / "labels.npy"
+    np.save(labels, noisy)
+    out_dir = tmp_path / "run"
+    result = run_script(CUSTOM_LABELS, "--dataset=mnist_sample", f"--labels={labels}", "--train_examples=800",
+                        "--count=5", "--seed_data=3", "--epochs=1", f"--out_dir={out_dir}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(ORIGINAL_LINE.findall(result.stdout)) == 1
+    expected = select_labelled_custom(mnist["x_test"][:800], noisy[:800], mnist["y_test"][:800], 5, 3)
+    np.testing.assert_array_equal(np.load(out_dir / "perm.npy"), expected.permutation)
+    np.testing.assert_array_equal(np.load(out_dir / "used_inds_5.npy"), expected.used_inds)
+    summary = json.load(open(out_dir / "summary.json"))
+    assert summary["test_examples"] == 200  # the remaining 200 sample test images
+    short = tmp_path / "short.npy"
+    np.save(short, noisy[:100])
+    result = run_script(CUSTOM_LABELS, "--dataset=mnist_sample", f"--labels={short}", "--train_examples=800",
+                        f"--out_dir={tmp_path / 'run2'}")
+    assert result.returncode == 2 and "has 100 labels" in result.stderr and "Traceback" not in result.stderr
