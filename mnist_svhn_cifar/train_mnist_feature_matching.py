@@ -11,9 +11,9 @@ from absl import flags
 import keras
 
 from improved_gan_tf2 import cli
-from improved_gan_tf2.data import OriginalEpochOrder, load_mnist, select_labelled
-from improved_gan_tf2.networks.mnist import mnist_feature_matching_gan, mnist_sample_grid
-from improved_gan_tf2.training import RunDirectory, fit_semi_supervised
+from improved_gan_tf2.data import load_mnist, select_labelled
+from improved_gan_tf2.networks.mnist import fit_mnist_feature_matching
+from improved_gan_tf2.training import RunDirectory
 
 cli.define_semi_supervised_flags(
     count=10, epochs=300, learning_rate=0.003,
@@ -34,18 +34,12 @@ def main(argv):
     cli.require(FLAGS.batch_size <= min(len(data["x_train"]), len(data["x_test"])),
                 f"--batch_size={FLAGS.batch_size} is larger than the training or test set of {FLAGS.dataset}.")
 
-    # generator, discriminator, feature matching, and the original's Adam (beta1 = 0.5) for each
-    gan = mnist_feature_matching_gan(FLAGS.unlabeled_weight, FLAGS.learning_rate, FLAGS.seed, FLAGS.jit_compile)
-
-    # data-dependent init on the first 500 permuted training images, then the training loop
-    fit_semi_supervised(
-        gan, RunDirectory(FLAGS.out_dir, cli.flag_values()),
-        x_lab=labelled.x_lab, y_lab=labelled.y_lab, x_unl=data["x_train"],
-        x_test=data["x_test"], y_test=data["y_test"], x_init=labelled.x_permuted[:500],
-        epoch_order=OriginalEpochOrder(FLAGS.seed, len(labelled.x_lab), len(data["x_train"]), tiling="floor"),
-        batch_size=FLAGS.batch_size, epochs=FLAGS.epochs,
-        learning_rate_schedule=lambda epoch: FLAGS.learning_rate,
-        make_grid=mnist_sample_grid,
+    # generator, discriminator, feature matching and the original's Adam; init on the first 500 permuted
+    # training images; then the training loop
+    fit_mnist_feature_matching(
+        RunDirectory(FLAGS.out_dir, cli.flag_values()), labelled, data["x_train"], data["x_test"], data["y_test"],
+        seed=FLAGS.seed, unlabeled_weight=FLAGS.unlabeled_weight, learning_rate=FLAGS.learning_rate,
+        batch_size=FLAGS.batch_size, epochs=FLAGS.epochs, jit_compile=FLAGS.jit_compile,
     )
 
 

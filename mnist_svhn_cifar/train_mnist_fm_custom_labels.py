@@ -15,9 +15,9 @@ import keras
 import numpy as np
 
 from improved_gan_tf2 import cli
-from improved_gan_tf2.data import OriginalEpochOrder, custom_labels_split, load_mnist, select_labelled_custom
-from improved_gan_tf2.networks.mnist import mnist_feature_matching_gan, mnist_sample_grid
-from improved_gan_tf2.training import RunDirectory, fit_semi_supervised
+from improved_gan_tf2.data import custom_labels_split, load_mnist, select_labelled_custom
+from improved_gan_tf2.networks.mnist import fit_mnist_feature_matching
+from improved_gan_tf2.training import RunDirectory
 
 cli.define_semi_supervised_flags(
     count=10, epochs=300, learning_rate=0.003,
@@ -67,15 +67,10 @@ def main(argv):
     if FLAGS.balance:
         np.save(os.path.join(run.path, f"used_inds_{FLAGS.count}.npy"), labelled.used_inds)
 
-    gan = mnist_feature_matching_gan(FLAGS.unlabeled_weight, FLAGS.learning_rate, FLAGS.seed, FLAGS.jit_compile)
-    fit_semi_supervised(
-        gan, run,
-        x_lab=labelled.x_lab, y_lab=labelled.y_lab, x_unl=data["x_train"],
-        x_test=data["x_test"], y_test=data["y_test"], x_init=labelled.x_permuted[:500],
-        epoch_order=OriginalEpochOrder(FLAGS.seed, len(labelled.x_lab), len(data["x_train"]), tiling="floor"),
-        batch_size=FLAGS.batch_size, epochs=FLAGS.epochs,
-        learning_rate_schedule=lambda epoch: FLAGS.learning_rate,
-        make_grid=mnist_sample_grid,
+    fit_mnist_feature_matching(
+        run, labelled, data["x_train"], data["x_test"], data["y_test"],
+        seed=FLAGS.seed, unlabeled_weight=FLAGS.unlabeled_weight, learning_rate=FLAGS.learning_rate,
+        batch_size=FLAGS.batch_size, epochs=FLAGS.epochs, jit_compile=FLAGS.jit_compile,
     )
 
 

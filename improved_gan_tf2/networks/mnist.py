@@ -56,3 +56,23 @@ def mnist_feature_matching_gan(unlabeled_weight=1.0, learning_rate=0.003, seed=N
 def mnist_sample_grid(samples):
     """A 10x10 grid of the first 100 generated digits (values in [0, 1])."""
     return tile_images(np.asarray(samples)[:100].reshape(-1, 28, 28), tile_shape=(10, 10))
+
+
+def fit_mnist_feature_matching(run, labelled, x_unl, x_test, y_test, *, seed, unlabeled_weight, learning_rate,
+                               batch_size, epochs, jit_compile=False):
+    """The MNIST scripts' training: their GAN, init on the first 500 permuted training images, the original's
+    epoch order (labelled set tiled ``len(x_unl) // len(x_lab)`` times), a constant learning rate, a 10x10 grid.
+    ``labelled`` is a :func:`~improved_gan_tf2.data.select_labelled` result; returns the run's summary."""
+    from improved_gan_tf2.data import OriginalEpochOrder
+    from improved_gan_tf2.training import fit_semi_supervised
+
+    gan = mnist_feature_matching_gan(unlabeled_weight, learning_rate, seed, jit_compile)
+    return fit_semi_supervised(
+        gan, run,
+        x_lab=labelled.x_lab, y_lab=labelled.y_lab, x_unl=x_unl, x_test=x_test, y_test=y_test,
+        x_init=labelled.x_permuted[:500],
+        epoch_order=OriginalEpochOrder(seed, len(labelled.x_lab), len(x_unl), tiling="floor"),
+        batch_size=batch_size, epochs=epochs,
+        learning_rate_schedule=lambda epoch: learning_rate,
+        make_grid=mnist_sample_grid,
+    )
