@@ -6,12 +6,15 @@ The original, once per epoch (``rng`` being the script's ``np.random.RandomState
         inds = rng.permutation(n_lab)          #    or ceil(n_unl / n_lab) (CIFAR-10, SVHN)
         trainx.append(txs[inds]); trainy.append(tys[inds])
     trainx_unl = trainx_unl[rng.permutation(n_unl)]     # cumulative: permutes last epoch's order
-    trainx_unl2 = trainx_unl2[rng.permutation(n_unl)]
+    trainx_unl2 = trainx_unl2[rng.permutation(n_unl)]   # only in the feature-matching scripts
 
 and, right after creating ``rng``, draws ``rng.randint(2 ** 15)`` twice (seeds of Theano's and
 Lasagne's RNGs) before any of this. :func:`original_rng` reproduces those two draws and
 :class:`OriginalEpochOrder` turns the per-epoch draws into indices into the ORIGINAL (unpermuted)
 arrays, composing the unlabelled permutations as the original's in-place re-indexing did.
+
+The minibatch-discrimination scripts (CIFAR-10 and SVHN) keep no second unlabelled copy: they draw ONE
+unlabelled permutation per epoch (``unlabelled_copies=1``; ``unl2_idx`` is then ``unl_idx``).
 
 The data-dependent initialisation used ``x_permuted[:500]`` (see ``select_labelled``) for MNIST
 and, for CIFAR-10 / SVHN, the first 500 labelled examples of epoch 0: ``x_lab[lab_idx[:500]]``.
@@ -23,6 +26,7 @@ from typing import NamedTuple, Tuple, Union
 import numpy as np
 
 TILINGS = ("floor", "ceil")
+UNLABELLED_COPIES = (1, 2)
 
 
 class EpochIndices(NamedTuple):
@@ -55,16 +59,26 @@ def labelled_reps(n_lab: int, n_unl: int, tiling: str) -> int:
     return reps
 
 
-def epoch_indices(rng: np.random.RandomState, n_lab: int, n_unl: int, tiling: str) -> EpochIndices:
-    """One epoch's draws from ``rng``, in the original's order: ``reps`` permutations of
-    ``n_lab`` concatenated, then ``rng.permutation(n_unl)`` twice.
+def _check_copies(unlabelled_copies) -> int:
+    if unlabelled_copies not in UNLABELLED_COPIES:
+        raise ValueError(f"unlabelled_copies must be 1 (minibatch-discrimination scripts) or 2 (feature-matching "
+                         f"scripts), got {unlabelled_copies!r}")
+    return int(unlabelled_copies)
 
-    The two unlabelled permutations are returned as drawn, i.e. relative to the previous
+
+def epoch_indices(rng: np.random.RandomState, n_lab: int, n_unl: int, tiling: str,
+                  unlabelled_copies: int = 2) -> EpochIndices:
+    """One epoch's draws from ``rng``, in the original's order: ``reps`` permutations of
+    ``n_lab`` concatenated, then ``rng.permutation(n_unl)`` twice (once with
+    ``unlabelled_copies=1``, as the minibatch-discrimination scripts; ``p_unl2`` is then ``p_unl``).
+
+    The unlabelled permutations are returned as drawn, i.e. relative to the previous
     epoch's order; :class:`OriginalEpochOrder` composes them into absolute indices."""
+    copies = _check_copies(unlabelled_copies)
     reps = labelled_reps(n_lab, n_unl, tiling)
     lab = np.concatenate([rng.permutation(n_lab) for _ in range(reps)])
     p_unl = rng.permutation(n_unl)
-    p_unl2 = rng.permutation(n_unl)
+    p_unl2 = rng.permutation(n_unl) if copies == 2 else p_unl
     return EpochIndices(lab, p_unl, p_unl2)
 
 
@@ -80,11 +94,16 @@ class OriginalEpochOrder:
     that epoch. ``get_state()``/``set_state()`` save and restore everything (RNG state,
     accumulated orders, epoch count) so that a resumed run continues the same sequence; the state
     is a flat dict of NumPy values, storable with ``np.savez``.
+
+    ``unlabelled_copies``: 2 (the feature-matching scripts: a second, independent unlabelled order feeds
+    the generator) or 1 (the minibatch-discrimination scripts: one unlabelled permutation per epoch;
+    ``unl2_idx`` equals ``unl_idx``).
     """
 
     def __init__(self, seed_or_rng: Union[int, np.random.RandomState], n_lab: int, n_unl: int,
-                 tiling: str = "floor"):
+                 tiling: str = "floor", unlabelled_copies: int = 2):
         self.n_lab, self.n_unl, self.tiling = int(n_lab), int(n_unl), tiling
+        self.unlabelled_copies = _check_copies(unlabelled_copies)
         self.reps = labelled_reps(self.n_lab, self.n_unl, tiling)
         if isinstance(seed_or_rng, np.random.RandomState):
             self.rng = seed_or_rng
@@ -96,7 +115,7 @@ class OriginalEpochOrder:
         self._unl2 = np.arange(self.n_unl)
 
     def next_epoch(self) -> EpochIndices:
-        lab, p_unl, p_unl2 = epoch_indices(self.rng, self.n_lab, self.n_unl, self.tiling)
+        lab, p_unl, p_unl2 = epoch_indices(self.rng, self.n_lab, self.n_unl, self.tiling, self.unlabelled_copies)
         self._unl = self._unl[p_unl]
         self._unl2 = self._unl2[p_unl2]
         self.epoch += 1
@@ -109,6 +128,7 @@ class OriginalEpochOrder:
             "n_lab": np.int64(self.n_lab),
             "n_unl": np.int64(self.n_unl),
             "tiling": np.str_(self.tiling),
+            "unlabelled_copies": np.int64(self.unlabelled_copies),
             "rng_name": np.str_(name),
             "rng_keys": np.array(keys, dtype=np.uint32),
             "rng_pos": np.int64(pos),
@@ -124,6 +144,12 @@ class OriginalEpochOrder:
         if (n_lab, n_unl, tiling) != (self.n_lab, self.n_unl, self.tiling):
             raise ValueError(f"state is for n_lab={n_lab}, n_unl={n_unl}, tiling={tiling!r}; this order has "
                              f"n_lab={self.n_lab}, n_unl={self.n_unl}, tiling={self.tiling!r}")
+        try:
+            copies = int(state["unlabelled_copies"])
+        except KeyError:  # states saved before the option existed
+            copies = 2
+        if copies != self.unlabelled_copies:
+            raise ValueError(f"state is for unlabelled_copies={copies}; this order has {self.unlabelled_copies}")
         unl, unl2 = np.asarray(state["unl_order"]), np.asarray(state["unl2_order"])
         if unl.shape != (n_unl,) or unl2.shape != (n_unl,):
             raise ValueError("state's unl_order / unl2_order do not have n_unl entries")

@@ -35,11 +35,59 @@ def semi_supervised_dataset(x_lab, y_lab, x_unl, batch_size, epoch_order, start_
     return dataset, steps_per_epoch
 
 
-def evaluation_dataset(x, y, batch_size):
-    """Test batches as the original's ``test_batch`` loop: ``len(x) // batch_size`` full batches (the rest is
-    left out, as there). Returns ``(dataset, number of examples evaluated)``."""
-    count = (len(x) // batch_size) * batch_size
-    if count == 0:
-        raise ValueError(f"batch_size {batch_size} is larger than the {len(x)} test examples.")
-    dataset = tf.data.Dataset.from_tensor_slices((np.asarray(x[:count], np.float32), np.asarray(y[:count], np.int32)))
-    return dataset.batch(batch_size, drop_remainder=True), count
+EVALUATION_TAILS = ("drop", "overlap_predictions", "overlap_batches")
+
+
+def overlapping_windows(n, batch_size):
+    """The SVHN scripts' test batches: ``ceil(n / batch_size)`` windows ``[last - batch_size, last)`` with
+    ``last = min((t + 1) * batch_size, n)``, so the last window ends at ``n`` and overlaps the one before it
+    when ``batch_size`` does not divide ``n``. Returns a list of ``(first, last)``."""
+    if batch_size > n:
+        raise ValueError(f"batch_size {batch_size} is larger than the {n} test examples.")
+    windows = []
+    for t in range(-(-n // batch_size)):
+        last = min((t + 1) * batch_size, n)
+        windows.append((last - batch_size, last))
+    return windows
+
+
+def evaluation_dataset(x, y, batch_size, tail="drop"):
+    """Test batches as the original's ``test_batch`` loops make them. Returns ``(dataset, number of examples
+    evaluated)``.
+
+    ``tail="drop"`` (MNIST, CIFAR-10): ``len(x) // batch_size`` full batches of ``(x, y)``; the rest is left
+    out, as there. The SVHN scripts evaluate the whole test set in the windows of :func:`overlapping_windows`
+    and the batches are ``(x, y, weight)``, the weights giving each example its share of the original's error:
+
+    - ``"overlap_predictions"`` (``train_svhn_feature_matching.py``): the predictions of each window are written
+      into one array of ``len(x)`` rows, the last window overwriting the rows it shares with the one before,
+      and the error is the mean over the ``len(x)`` rows. Weight 1 on the window that wrote a row last, 0 on
+      rows a later window overwrites: every test example counts once.
+    - ``"overlap_batches"`` (``train_svhn_minibatch_discrimination.py``): the error is the mean of the
+      windows' batch errors, so the rows shared by the last two windows count twice. Weight 1 everywhere.
+
+    With a network that mixes the examples of a batch (minibatch discrimination) the windows themselves matter
+    too, since a prediction depends on the other examples of its window; they are the original's.
+    """
+    if tail not in EVALUATION_TAILS:
+        raise ValueError(f"tail must be one of {EVALUATION_TAILS}, got {tail!r}.")
+    if tail == "drop":
+        count = (len(x) // batch_size) * batch_size
+        if count == 0:
+            raise ValueError(f"batch_size {batch_size} is larger than the {len(x)} test examples.")
+        dataset = tf.data.Dataset.from_tensor_slices(
+            (np.asarray(x[:count], np.float32), np.asarray(y[:count], np.int32)))
+        return dataset.batch(batch_size, drop_remainder=True), count
+    n = len(x)
+    windows = overlapping_windows(n, batch_size)
+    rows = np.concatenate([np.arange(first, last) for first, last in windows])
+    if tail == "overlap_predictions":
+        writer = np.empty(n, np.int64)  # the window that writes each row last
+        for t, (first, last) in enumerate(windows):
+            writer[first:last] = t
+        weights = np.concatenate([(writer[first:last] == t) for t, (first, last) in enumerate(windows)])
+    else:
+        weights = np.ones(len(rows), bool)
+    dataset = tf.data.Dataset.from_tensor_slices((
+        np.asarray(x, np.float32)[rows], np.asarray(y, np.int32)[rows], weights.astype(np.float32)))
+    return dataset.batch(batch_size, drop_remainder=True), n
