@@ -274,11 +274,13 @@ class Deconv2D(keras.layers.Layer):
     original exactly: Theano's ``border_mode='half'`` pads 2 on both sides of a 5x5 kernel where TensorFlow's
     ``"same"`` pads 1 before and 2 after, and Theano convolves with the flipped kernel. A kernel copied from the
     original (``W[i, o, u, v]`` → ``kernel[u, v, o, i]``) then gives the original's output. Since weights are
-    learned, ``padding="same"`` without flipping is an equally good layer for new models.
+    learned, ``padding="same"`` without flipping is an equally good layer for new models. ``padding="same"``
+    is also what TensorFlow's ``conv2d_transpose`` does in ``imagenet/ops.py``'s ``deconv2d``, whose output
+    layer starts its bias at -0.45 (``bias_initializer``, zeros by default).
     """
 
     def __init__(self, filters, kernel_size, strides=2, padding="half", flip_kernel=False, activation=None,
-                 use_bias=True, kernel_initializer=None, **kwargs):
+                 use_bias=True, kernel_initializer=None, bias_initializer="zeros", **kwargs):
         super().__init__(**kwargs)
         self.filters = int(filters)
         self.kernel_size = _pair(kernel_size)
@@ -291,6 +293,7 @@ class Deconv2D(keras.layers.Layer):
         self.kernel_initializer = keras.initializers.get(
             kernel_initializer if kernel_initializer is not None else _normal(0.05)
         )
+        self.bias_initializer = keras.initializers.get(bias_initializer)
 
     def build(self, input_shape):
         self.kernel = self.add_weight(
@@ -298,7 +301,10 @@ class Deconv2D(keras.layers.Layer):
             shape=self.kernel_size + (self.filters, int(input_shape[-1])),
             initializer=self.kernel_initializer,
         )
-        self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros") if self.use_bias else None
+        self.bias = (
+            self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer)
+            if self.use_bias else None
+        )
 
     def _effective_kernel(self):
         kernel = tf.convert_to_tensor(self.kernel)
@@ -334,6 +340,7 @@ class Deconv2D(keras.layers.Layer):
             activation=keras.activations.serialize(self.activation),
             use_bias=self.use_bias,
             kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
+            bias_initializer=keras.initializers.serialize(self.bias_initializer),
         )
         return config
 
@@ -590,5 +597,147 @@ class VirtualBatchNorm(keras.layers.Layer):
         config = super().get_config()
         config.update(
             reference_size=self.reference_size, epsilon=self.epsilon, scale=self.scale, per_pixel=self.per_pixel
+        )
+        return config
+
+
+# ---------------------------------------------------------------- the ImageNet discriminator's layers
+
+
+def _as_nhwc(inputs, layer_name):
+    """Rank-2 inputs become ``N x 1 x 1 x C``, as ``imagenet/ops.py`` reshapes them; returns (x, was_rank2)."""
+    inputs = tf.convert_to_tensor(inputs)
+    if len(inputs.shape) == 2:
+        return inputs[:, None, None, :], True
+    if len(inputs.shape) == 4:
+        return inputs, False
+    raise ValueError(f"{layer_name} takes rank-2 or rank-4 inputs, got shape {tuple(inputs.shape)}.")
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class BatchNormCross(keras.layers.Layer):
+    """The ImageNet discriminator's batch norm (``batch_norm_cross`` of ``imagenet/ops.py``).
+
+    Called on the joint batch ``concat([real, generated])`` (first half of the rows real, second half
+    generated). The first half of the channels is normalized with the statistics of the *real* rows, the second
+    half of the channels with the statistics of the *generated* rows; every row is normalized with those, so
+    each half of the batch sees the other half's statistics in one half of its channels. Statistics are the
+    batch-and-space mean and biased variance of ``tf.nn.moments``; ``out = (x - mean) / sqrt(var + epsilon) *
+    gamma + beta`` with separate ``gamma0, beta0`` (first channel half) and ``gamma1, beta1`` (second);
+    ``gamma ~ N(1, 0.02)``, ``beta = 0``, ``epsilon = 1e-5``. Always batch statistics (the original has no
+    moving averages), so ``training`` changes nothing. Channels and rows must both be even.
+
+    >>> bn = BatchNormCross()
+    >>> out = bn(keras.ops.concatenate([real_features, generated_features]))  # rank 2 or rank 4
+    """
+
+    def __init__(self, epsilon=1e-5, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = float(epsilon)
+
+    def build(self, input_shape):
+        if len(input_shape) not in (2, 4):
+            raise ValueError(f"BatchNormCross takes rank-2 or rank-4 inputs, got shape {tuple(input_shape)}.")
+        channels = int(input_shape[-1])
+        if channels % 2:
+            raise ValueError(
+                f"BatchNormCross needs an even number of channels (half per batch half), got {channels}; "
+                "use even layer widths (e.g. an even df_dim)."
+            )
+        half = (channels // 2,)
+        gamma_init = keras.initializers.RandomNormal(1.0, 0.02)
+        self.gamma0 = self.add_weight(name="gamma0", shape=half, initializer=gamma_init)
+        self.beta0 = self.add_weight(name="beta0", shape=half, initializer="zeros")
+        self.gamma1 = self.add_weight(name="gamma1", shape=half, initializer=gamma_init)
+        self.beta1 = self.add_weight(name="beta1", shape=half, initializer="zeros")
+
+    def call(self, inputs, training=None):
+        x, rank2 = _as_nhwc(inputs, "BatchNormCross")
+        if x.shape[0] is not None and x.shape[0] % 2:
+            raise ValueError(
+                f"BatchNormCross needs the joint batch concat([real, generated]) with an even number of rows, "
+                f"got {x.shape[0]}."
+            )
+        rows = tf.shape(x)[0] // 2
+        channels = x.shape[-1] // 2
+        ch0, ch1 = x[..., :channels], x[..., channels:2 * channels]
+        mean0, var0 = tf.nn.moments(ch0[:rows], axes=[0, 1, 2])  # channel half 0, real rows
+        mean1, var1 = tf.nn.moments(ch1[rows:], axes=[0, 1, 2])  # channel half 1, generated rows
+        out0 = (ch0 - mean0) * tf.math.rsqrt(var0 + self.epsilon) * self.gamma0 + self.beta0
+        out1 = (ch1 - mean1) * tf.math.rsqrt(var1 + self.epsilon) * self.gamma1 + self.beta1
+        outputs = tf.concat([out0, out1], axis=-1)
+        return outputs[:, 0, 0, :] if rank2 else outputs
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config["epsilon"] = self.epsilon
+        return config
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class HalvedMinibatchDiscrimination(keras.layers.Layer):
+    """The ImageNet discriminator's minibatch features (``imagenet/discriminator.py``), per batch half.
+
+    Called on the joint batch ``concat([real, generated])`` of ``n = 2h`` rows. A plain linear map (no weight
+    norm, unlike :class:`MinibatchDiscrimination`) gives ``M = x . W + b`` reshaped to ``n x K x D``
+    (``W ~ N(0, 0.02)``, ``b = 0``); ``c[i, k, j] = exp(-sum_d |M[i,k,d] - M[j,k,d]|)`` with the ``j = i`` term
+    masked out. Two feature blocks follow, one against the real rows and one against the generated rows::
+
+        f_real[i, k] = sum_{j < h}  mask[i, j] c[i, k, j] / sum_{i', j < h}  mask[i', j]
+        f_gen[i, k]  = sum_{j >= h} mask[i, j] c[i, k, j] / sum_{i', j >= h} mask[i', j]
+
+    The denominators are, as in the original, one scalar each: the count of unmasked (row, column) pairs
+    over *all* ``n`` rows and that half's columns, ``h (2h - 1)``, not a per-row count. Output
+    ``concat([x, f_real, f_gen])`` (``n x (A + 2K)``). Defaults are the original's 300 kernels of 50 dims.
+
+    >>> features = HalvedMinibatchDiscrimination(300, 50)(keras.ops.ones((32, 2560)))  # (32, 3160)
+    """
+
+    def __init__(self, num_kernels=300, dim_per_kernel=50, kernel_initializer=None, **kwargs):
+        super().__init__(**kwargs)
+        self.num_kernels = int(num_kernels)
+        self.dim_per_kernel = int(dim_per_kernel)
+        self.kernel_initializer = keras.initializers.get(
+            kernel_initializer if kernel_initializer is not None else _normal(0.02)
+        )
+
+    def build(self, input_shape):
+        num_inputs = int(np.prod(input_shape[1:]))
+        units = self.num_kernels * self.dim_per_kernel
+        self.kernel = self.add_weight(name="kernel", shape=(num_inputs, units), initializer=self.kernel_initializer)
+        self.bias = self.add_weight(name="bias", shape=(units,), initializer="zeros")
+
+    def call(self, inputs, training=None):
+        inputs = tf.convert_to_tensor(inputs)
+        flat = tf.reshape(inputs, [-1, int(np.prod(inputs.shape[1:]))])
+        if flat.shape[0] is not None and flat.shape[0] % 2:
+            raise ValueError(
+                "HalvedMinibatchDiscrimination needs the joint batch concat([real, generated]) with an even "
+                f"number of rows, got {flat.shape[0]}."
+            )
+        activation = tf.reshape(tf.matmul(flat, self.kernel) + self.bias, [-1, self.num_kernels, self.dim_per_kernel])
+        abs_dif = tf.reduce_sum(
+            tf.abs(activation[:, :, :, None] - tf.transpose(activation, [1, 2, 0])[None]), axis=2
+        )  # n x K x n
+        n = tf.shape(flat)[0]
+        half = n // 2
+        mask = (1.0 - tf.eye(n, dtype=abs_dif.dtype))[:, None, :]  # n x 1 x n
+        masked = tf.exp(-abs_dif) * mask
+        f_real = tf.reduce_sum(masked[:, :, :half], axis=2) / tf.reduce_sum(mask[:, :, :half])
+        f_gen = tf.reduce_sum(masked[:, :, half:2 * half], axis=2) / tf.reduce_sum(mask[:, :, half:2 * half])
+        return tf.concat([flat, f_real, f_gen], axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], int(np.prod(input_shape[1:])) + 2 * self.num_kernels)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            num_kernels=self.num_kernels,
+            dim_per_kernel=self.dim_per_kernel,
+            kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
         )
         return config
