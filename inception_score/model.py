@@ -10,7 +10,6 @@ Beyond the original: :func:`get_fid`, the Frechet Inception Distance of Heusel e
 ``pool_3`` features.
 """
 import os
-import shutil
 import sys
 import tarfile
 import tempfile

@@ -12,8 +12,8 @@ import keras
 
 from improved_gan_tf2 import cli
 from improved_gan_tf2.data import OriginalEpochOrder, load_cifar10, select_labelled
-from improved_gan_tf2.networks.cifar_svhn import EXPERIMENTS, cifar_svhn_gan, init_batch, sample_grid
-from improved_gan_tf2.training import RunDirectory, fit_semi_supervised
+from improved_gan_tf2.networks.cifar_svhn import EXPERIMENTS, fit_cifar_svhn
+from improved_gan_tf2.training import RunDirectory
 
 EXPERIMENT = EXPERIMENTS["cifar_feature_matching"]
 cli.define_semi_supervised_flags(
@@ -41,19 +41,13 @@ def main(argv):
         return OriginalEpochOrder(FLAGS.seed, len(labelled.x_lab), len(data["x_train"]), tiling="ceil",
                                   unlabelled_copies=EXPERIMENT.unlabelled_copies)
 
-    # generator, discriminator (input dropout), feature matching with the L1 norm, the original's Adam
-    gan = cifar_svhn_gan(EXPERIMENT, FLAGS.unlabeled_weight, FLAGS.learning_rate, FLAGS.seed, FLAGS.jit_compile,
-                         width_scale=FLAGS.width_scale, batch_size=FLAGS.batch_size)
-
-    # data-dependent init on the first 500 of epoch 0's labelled batches, then the training loop
-    fit_semi_supervised(
-        gan, RunDirectory(FLAGS.out_dir, cli.flag_values()),
-        x_lab=labelled.x_lab, y_lab=labelled.y_lab, x_unl=data["x_train"],
-        x_test=data["x_test"], y_test=data["y_test"],
-        x_init=init_batch(labelled.x_lab, epoch_order().next_epoch()),
-        epoch_order=epoch_order(), batch_size=FLAGS.batch_size, epochs=FLAGS.epochs,
-        learning_rate_schedule=lambda epoch: EXPERIMENT.learning_rate(FLAGS.learning_rate, epoch),
-        make_grid=sample_grid(EXPERIMENT), evaluation_tail=EXPERIMENT.evaluation_tail,
+    # generator, discriminator (input dropout), feature matching with the L1 norm, Adam;
+    # init on the first 500 of epoch 0's labelled batches; then the training loop
+    fit_cifar_svhn(
+        EXPERIMENT, RunDirectory(FLAGS.out_dir, cli.flag_values()), data, labelled, epoch_order,
+        unlabeled_weight=FLAGS.unlabeled_weight, learning_rate=FLAGS.learning_rate, seed=FLAGS.seed,
+        batch_size=FLAGS.batch_size, epochs=FLAGS.epochs, jit_compile=FLAGS.jit_compile,
+        width_scale=FLAGS.width_scale,
     )
 
 

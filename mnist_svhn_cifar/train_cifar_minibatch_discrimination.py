@@ -28,11 +28,9 @@ from improved_gan_tf2.networks.cifar_svhn import (
     EXPERIMENTS,
     PAPER_HISTORICAL_AVERAGING,
     PAPER_LABEL_SMOOTHING,
-    cifar_svhn_gan,
-    init_batch,
-    sample_grid,
+    fit_cifar_svhn,
 )
-from improved_gan_tf2.training import RunDirectory, fit_semi_supervised
+from improved_gan_tf2.training import RunDirectory
 
 EXPERIMENT = EXPERIMENTS["cifar_minibatch_discrimination"]
 cli.define_semi_supervised_flags(
@@ -87,29 +85,22 @@ def main(argv):
         return labelled, OriginalEpochOrder(rng, len(labelled.x_lab), len(data["x_train"]), tiling="ceil",
                                             unlabelled_copies=EXPERIMENT.unlabelled_copies)
 
-    labelled, first = labelled_and_order()
-    x_init = init_batch(labelled.x_lab, first.next_epoch())
-    labelled, epoch_order = labelled_and_order()
+    labelled, _ = labelled_and_order()
     cli.require(FLAGS.batch_size <= min(len(data["x_train"]), len(data["x_test"])),
                 f"--batch_size={FLAGS.batch_size} is larger than the training or test set of {FLAGS.dataset}.")
 
-    gan = cifar_svhn_gan(
-        EXPERIMENT, FLAGS.unlabeled_weight, FLAGS.learning_rate, FLAGS.seed, FLAGS.jit_compile,
-        width_scale=FLAGS.width_scale, batch_size=FLAGS.batch_size,
+    # networks (with the Table 3 ablations), minibatch loss x 3, Adam; init on the first 500 of epoch 0's
+    # labelled batches; then the training loop
+    fit_cifar_svhn(
+        EXPERIMENT, RunDirectory(FLAGS.out_dir, cli.flag_values()), data, labelled, lambda: labelled_and_order()[1],
+        unlabeled_weight=FLAGS.unlabeled_weight, learning_rate=FLAGS.learning_rate, seed=FLAGS.seed,
+        batch_size=FLAGS.batch_size, epochs=FLAGS.epochs, jit_compile=FLAGS.jit_compile,
+        width_scale=FLAGS.width_scale,
         virtual_batch_norm=FLAGS.virtual_batch_norm,
         label_smoothing=PAPER_LABEL_SMOOTHING if FLAGS.label_smoothing else 0.0,
         use_labels=use_labels,
         historical_averaging=PAPER_HISTORICAL_AVERAGING if FLAGS.no_labels_historical_averaging else 0.0,
         minibatch_features=not FLAGS.no_minibatch_features,
-    )
-
-    fit_semi_supervised(
-        gan, RunDirectory(FLAGS.out_dir, cli.flag_values()),
-        x_lab=labelled.x_lab, y_lab=labelled.y_lab, x_unl=data["x_train"],
-        x_test=data["x_test"], y_test=data["y_test"], x_init=x_init,
-        epoch_order=epoch_order, batch_size=FLAGS.batch_size, epochs=FLAGS.epochs,
-        learning_rate_schedule=lambda epoch: EXPERIMENT.learning_rate(FLAGS.learning_rate, epoch),
-        make_grid=sample_grid(EXPERIMENT), evaluation_tail=EXPERIMENT.evaluation_tail,
     )
 
 

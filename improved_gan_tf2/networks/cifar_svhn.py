@@ -270,6 +270,27 @@ def init_batch(x_lab, first_epoch, size=500):
     return np.asarray(x_lab)[first_epoch.lab_idx[:size]]
 
 
+def fit_cifar_svhn(experiment, run, data, labelled, make_epoch_order, *, unlabeled_weight, learning_rate, seed,
+                   batch_size, epochs, jit_compile=False, width_scale=1.0, **ablations):
+    """The CIFAR-10/SVHN scripts' training: :func:`cifar_svhn_gan` of ``experiment``, init on the first 500 of
+    epoch 0's tiled labelled set, the original's epoch order, the learning-rate ramp-down, the experiment's test
+    evaluation and sample grid. ``make_epoch_order()`` returns a fresh ``OriginalEpochOrder`` (called once for the
+    init batch, once for training); ``ablations`` go to :func:`cifar_svhn_gan`. Returns the run's summary."""
+    from improved_gan_tf2.training import fit_semi_supervised
+
+    spec = EXPERIMENTS[experiment] if isinstance(experiment, str) else experiment
+    x_init = init_batch(labelled.x_lab, make_epoch_order().next_epoch())
+    gan = cifar_svhn_gan(spec, unlabeled_weight, learning_rate, seed, jit_compile, width_scale=width_scale,
+                         batch_size=batch_size, **ablations)
+    return fit_semi_supervised(
+        gan, run,
+        x_lab=labelled.x_lab, y_lab=labelled.y_lab, x_unl=data["x_train"], x_test=data["x_test"],
+        y_test=data["y_test"], x_init=x_init, epoch_order=make_epoch_order(), batch_size=batch_size, epochs=epochs,
+        learning_rate_schedule=lambda epoch: spec.learning_rate(learning_rate, epoch),
+        make_grid=sample_grid(spec), evaluation_tail=spec.evaluation_tail,
+    )
+
+
 # ------------------------------------------------------------------------------------------ sample grids
 
 
