@@ -397,6 +397,12 @@ class WeightNormConv2DTranspose(_WeightNormBase):
         return config
 
 
+def pairwise_l1(activation):
+    """``d[i, b, j] = sum_c |M[i, b, c] - M[j, b, c]|`` for ``M`` of shape ``n x B x C``; returns ``n x B x n``
+    (the minibatch-discrimination distances of ``nn.MinibatchLayer`` and ``imagenet/discriminator.py``)."""
+    return tf.reduce_sum(tf.abs(activation[:, :, :, None] - tf.transpose(activation, [1, 2, 0])[None]), axis=2)
+
+
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class MinibatchDiscrimination(keras.layers.Layer):
     """Minibatch discrimination (paper Sec. 3.2; ``nn.MinibatchLayer``).
@@ -441,10 +447,7 @@ class MinibatchDiscrimination(keras.layers.Layer):
         """``abs_dif[i, b, j]`` of the original, with 1e6 on the diagonal. Returns (flat inputs, distances)."""
         inputs = tf.convert_to_tensor(inputs)
         flat = tf.reshape(inputs, [-1, int(np.prod(inputs.shape[1:]))])
-        activation = tf.tensordot(flat, self.projection(), axes=[[1], [0]])  # n x B x C
-        distances = tf.reduce_sum(
-            tf.abs(activation[:, :, :, None] - tf.transpose(activation, [1, 2, 0])[None]), axis=2
-        )  # n x B x n
+        distances = pairwise_l1(tf.tensordot(flat, self.projection(), axes=[[1], [0]]))
         eye = tf.eye(tf.shape(flat)[0], dtype=distances.dtype)
         return flat, distances + 1e6 * eye[:, None, :]
 
@@ -719,9 +722,7 @@ class HalvedMinibatchDiscrimination(keras.layers.Layer):
                 f"number of rows, got {flat.shape[0]}."
             )
         activation = tf.reshape(tf.matmul(flat, self.kernel) + self.bias, [-1, self.num_kernels, self.dim_per_kernel])
-        abs_dif = tf.reduce_sum(
-            tf.abs(activation[:, :, :, None] - tf.transpose(activation, [1, 2, 0])[None]), axis=2
-        )  # n x K x n
+        abs_dif = pairwise_l1(activation)
         n = tf.shape(flat)[0]
         half = n // 2
         mask = (1.0 - tf.eye(n, dtype=abs_dif.dtype))[:, None, :]  # n x 1 x n
