@@ -3,7 +3,7 @@
 Port of the original ``mnist_svhn_cifar10/train_mnist_feature_matching.py``, same flags and defaults and the same
 per-epoch line. On the 5,000-digit sample shipped with this repository (minutes on a CPU):
 
-    python mnist_svhn_cifar/train_mnist_feature_matching.py --dataset=mnist_sample --epochs=30
+    python mnist_svhn_cifar/train_mnist_feature_matching.py --dataset=mnist_sample --epochs=100
 
 With the original's ``mnist.npz`` (or MNIST's IDX files) in --data_dir, the defaults run the paper's experiment.
 """
