@@ -102,12 +102,18 @@ class RunDirectory:
         write_json_atomic(self.summary_path, summary)
 
 
+def restore_checkpoint(manager):
+    """Restore the newest checkpoint of ``manager``, checking that it matches every object; returns its path, or
+    None when there is none."""
+    path = manager.latest_checkpoint
+    if path:
+        manager.checkpoint.restore(path).assert_existing_objects_matched()
+    return path
+
+
 def restore_latest(manager, epoch):
     """Restore the newest checkpoint, if any. Returns the number of epochs it had completed (0 if none)."""
-    if manager.latest_checkpoint is None:
-        return 0
-    manager.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-    return int(epoch.numpy())
+    return int(epoch.numpy()) if restore_checkpoint(manager) else 0
 
 
 class OriginalEpochLog(keras.callbacks.Callback):

@@ -24,6 +24,8 @@ import tensorflow as tf
 from improved_gan_tf2.data.imagenet import bytescale
 from improved_gan_tf2.losses import sigmoid_kl_with_logits
 from improved_gan_tf2.networks import imagenet as nets
+from improved_gan_tf2.plotting import tile_images
+from improved_gan_tf2.training import restore_checkpoint as restore_latest  # noqa: F401  (part of this API)
 
 D_LABEL_SMOOTH = 0.25
 GENERATOR_TARGET_PROB = 0.75 / 2.0
@@ -326,28 +328,14 @@ def make_checkpoint_manager(model, directory, max_to_keep=5):
     return tf.train.CheckpointManager(checkpoint, directory, max_to_keep=max_to_keep, checkpoint_name="DCGAN.model")
 
 
-def restore_latest(manager):
-    """Restores the newest checkpoint in ``manager``'s directory; returns its path or None."""
-    path = manager.latest_checkpoint
-    if path:
-        manager.checkpoint.restore(path).assert_existing_objects_matched()
-    return path
-
-
 def save_checkpoint(manager, model):
     return manager.save(checkpoint_number=int(model.step.numpy()))
 
 
 def merge_images(images, grid):
-    """``utils.merge``: images in [-1, 1] tiled row by row into a ``grid = (rows, cols)`` image in [0, 1]."""
-    images = (np.asarray(images, dtype=np.float64) + 1.0) / 2.0
-    rows, cols = grid
-    h, w = images.shape[1], images.shape[2]
-    out = np.zeros((h * rows, w * cols, images.shape[3]))
-    for idx, image in enumerate(images[: rows * cols]):
-        i, j = idx % cols, idx // cols
-        out[j * h:(j + 1) * h, i * w:(i + 1) * w] = image
-    return out
+    """``utils.merge``: images in [-1, 1] tiled row by row, without borders, into a ``grid = (rows, cols)``
+    image in [0, 1]."""
+    return tile_images((np.asarray(images, dtype=np.float64) + 1.0) / 2.0, tile_shape=grid, border=0)
 
 
 def save_image_grid(images, grid, path):
