@@ -222,7 +222,7 @@ def fit_semi_supervised(gan, run, *, x_lab, y_lab, x_unl, x_test, y_test, x_init
     )
     test_dataset, test_count = evaluation_dataset(x_test, y_test, batch_size, tail=evaluation_tail)
     if start_epoch < epochs:
-        gan.fit(
+        history = gan.fit(
             train_dataset,
             epochs=epochs,
             initial_epoch=start_epoch,
@@ -240,7 +240,9 @@ def fit_semi_supervised(gan, run, *, x_lab, y_lab, x_unl, x_test, y_test, x_init
                 OriginalEpochLog(),  # last: once an epoch's line is printed, everything of that epoch is saved
             ],
         )
-    final = gan.evaluate(test_dataset, return_dict=True, verbose=0)
+        final = {name: history.history[f"val_{name}"][-1] for name in ("test_err", "test_err_raw")}
+    else:  # a finished run, resumed: measure its test error again
+        final = gan.evaluate(test_dataset, return_dict=True, verbose=0)
     summary = {
         "flags": run.flags,
         "epochs_completed": int(epoch_variable.numpy()) if manager.latest_checkpoint else 0,
