@@ -5,9 +5,10 @@ deconvolution, minibatch discrimination, the generators' batch norm) and of ``im
 (virtual batch norm ``VBN``, ``VBNL``, ``VBNLP``). Layouts are TensorFlow's: NHWC activations, kernels
 ``(kh, kw, in, out)`` for convolutions and ``(kh, kw, out, in)`` for transposed convolutions.
 
-Gaussian noise and dropout: use ``keras.layers.GaussianNoise`` and ``keras.layers.Dropout``, which compute what
-the original's ``GaussianNoiseLayer`` and Lasagne's ``DropoutLayer`` compute when called with ``training=True``
-(``tests/test_layers.py`` checks this).
+Gaussian noise: :class:`GaussianNoise` draws it as the Theano scripts' noise layers do (Box-Muller on uniforms,
+Theano's ``MRG_RandomStreams.normal``); the ImageNet code, written for TensorFlow, uses ``keras.layers.GaussianNoise``.
+Dropout: ``keras.layers.Dropout`` computes what Lasagne's ``DropoutLayer`` computes when called with
+``training=True`` (``tests/test_layers.py`` checks both).
 """
 import keras
 import numpy as np
@@ -64,13 +65,18 @@ class _WeightNormBase(keras.layers.Layer):
         )
         self.bias = self.add_weight(name="bias", shape=(units,), initializer="zeros", trainable=True)
 
+    def kernel_scales(self):
+        """Per output unit, ``scale / sqrt(epsilon + sum(kernel**2))``: the factor that normalizes the kernel."""
+        kernel = tf.convert_to_tensor(self.kernel)
+        norm = tf.sqrt(self.epsilon + tf.reduce_sum(tf.square(kernel), axis=self._kernel_norm_axes))
+        return tf.convert_to_tensor(self.scale) / norm
+
     def normalized_kernel(self):
         """The effective weights ``kernel * scale / sqrt(epsilon + sum(kernel**2))``."""
         kernel = tf.convert_to_tensor(self.kernel)
-        norm = tf.sqrt(self.epsilon + tf.reduce_sum(tf.square(kernel), axis=self._kernel_norm_axes, keepdims=True))
         shape = [1] * len(kernel.shape)
         shape[self._kernel_out_axis] = -1
-        return kernel * (tf.reshape(tf.convert_to_tensor(self.scale), shape) / norm)
+        return kernel * tf.reshape(self.kernel_scales(), shape)
 
     def _bias_and_activation(self, pre_activation):
         if self.data_init and in_init_pass():
@@ -123,9 +129,15 @@ class WeightNormDense(_WeightNormBase):
         return inputs
 
     def call(self, inputs, training=None):
+        # inputs . (kernel * s) regrouped as (inputs . kernel) * s: the same product, but the per-unit factor s
+        # scales the (batch, units) output instead of the (inputs, units) kernel, forward and backward.
         inputs = self._prepare_inputs(tf.convert_to_tensor(inputs))
-        pre_activation = tf.tensordot(inputs, self.normalized_kernel(), axes=[[-1], [0]])
-        return self._bias_and_activation(pre_activation)
+        kernel = tf.convert_to_tensor(self.kernel)
+        if len(inputs.shape) == 2:
+            product = tf.matmul(inputs, kernel)
+        else:
+            product = tf.tensordot(inputs, kernel, axes=[[-1], [0]])
+        return self._bias_and_activation(product * self.kernel_scales())
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
@@ -394,6 +406,63 @@ class WeightNormConv2DTranspose(_WeightNormBase):
             padding=self.padding,
             flip_kernel=self.flip_kernel,
         )
+        return config
+
+
+def box_muller_normal(uniforms, shape, stddev=1.0):
+    """Normal samples from uniforms as Theano's ``MRG_RandomStreams.normal`` makes them (Box-Muller).
+
+    ``uniforms``: shape ``(2, ceil(n / 2))`` with ``n = prod(shape)``, values in [0, 1); row 0 plays Theano's
+    first half of the uniform draw (``U1``), row 1 its second half (``U2``). With ``r = sqrt(-2 ln U1)`` and
+    ``a = 2 pi U2`` the samples are ``r cos(a)`` followed by ``r sin(a)``, the last one dropped when ``n`` is odd,
+    reshaped to ``shape`` and times ``stddev``. TensorFlow's uniforms lie in [0, 1) where Theano's lie in (0, 1),
+    so ``U1 = 1 - u`` (also uniform; ``ln`` stays finite); ``stddev`` is folded into the root,
+    ``r = sqrt(-2 stddev^2 ln U1)``, which saves one pass over the samples.
+    """
+    uniforms = tf.convert_to_tensor(uniforms)
+    size = tf.reduce_prod(shape)
+    radius = tf.sqrt(tf.math.log1p(-uniforms[0]) * (-2.0 * float(stddev) ** 2))
+    angle = (2.0 * np.pi) * uniforms[1]
+    samples = tf.concat([radius * tf.cos(angle), radius * tf.sin(angle)], axis=0)
+    return tf.reshape(samples[:size], shape)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class GaussianNoise(keras.layers.Layer):
+    """Additive Gaussian noise, ``inputs + N(0, stddev^2)``, only with ``training=True`` (``nn.GaussianNoiseLayer``
+    and Lasagne's ``GaussianNoiseLayer``: on unless ``deterministic``, so also in the init pass).
+
+    Draws its normals as Theano's ``MRG_RandomStreams.normal``, which both of those layers use: Box-Muller on
+    uniforms (:func:`box_muller_normal`). ``keras.layers.GaussianNoise`` samples the same distribution with
+    TensorFlow's normal sampler, which on a CPU takes about twice as long; the MNIST discriminator draws 1.5M
+    normals per training iteration, so the sampler was a third of the step (see ``benchmarks/mnist_step.py``).
+
+    >>> noisy = GaussianNoise(0.5, seed=1)(keras.ops.zeros((100, 250)), training=True)
+    """
+
+    def __init__(self, stddev, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.stddev = float(stddev)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.supports_masking = True
+        self.built = True
+
+    def call(self, inputs, training=None):
+        if not training or self.stddev == 0.0:
+            return inputs
+        inputs = tf.convert_to_tensor(inputs)
+        shape = inputs.shape if inputs.shape.is_fully_defined() else tf.shape(inputs)
+        half = (tf.reduce_prod(shape) + 1) // 2
+        uniforms = keras.random.uniform(tf.stack([2, half]), seed=self.seed_generator, dtype=inputs.dtype)
+        return inputs + box_muller_normal(uniforms, shape, self.stddev)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(stddev=self.stddev, seed=self.seed)
         return config
 
 

@@ -135,3 +135,16 @@ def adam_updates(params, grads_fn, steps, lr, mom1=0.5, mom2=0.999):
             mg_hat = mg[k] / (1 - mom2 ** t)
             params[k] = params[k] - lr * v_hat / np.sqrt(mg_hat + 1e-8)
     return params
+
+
+def mrg_normal(flattened_uniforms, size, avg=0.0, std=1.0):
+    """Theano's ``MRG_RandomStreams.normal`` given the uniform draw it makes: ``n`` evened up, the first half
+    ``U1`` and the second half ``U2``, ``sqrt(-2 ln U1) cos(2 pi U2)`` joined with ``... sin(2 pi U2)``, the
+    extra sample dropped, reshaped, ``avg + std * samples``."""
+    n = int(np.prod(size))
+    n_samples = n + n % 2
+    assert flattened_uniforms.shape == (n_samples,)
+    u1, u2 = flattened_uniforms[:n_samples // 2], flattened_uniforms[n_samples // 2:]
+    sqrt_ln_u1 = np.sqrt(-2.0 * np.log(u1))
+    samples = np.concatenate([sqrt_ln_u1 * np.cos(2.0 * np.pi * u2), sqrt_ln_u1 * np.sin(2.0 * np.pi * u2)])
+    return avg + std * samples[:n].reshape(size)

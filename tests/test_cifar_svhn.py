@@ -20,6 +20,7 @@ from improved_gan_tf2.data import OriginalEpochOrder, original_rng, select_label
 from improved_gan_tf2.data.pipeline import evaluation_dataset, overlapping_windows
 from improved_gan_tf2.layers import (
     Deconv2D,
+    GaussianNoise,
     GeneratorBatchNorm,
     MinibatchDiscrimination,
     VirtualBatchNorm,
@@ -75,7 +76,7 @@ def test_discriminators_follow_the_original_layer_lists(name):
     if spec.generator_loss == "feature_matching":
         assert isinstance(noise, keras.layers.Dropout) and noise.rate == 0.2 and not _layers(model, MinibatchDiscrimination)
     else:
-        assert isinstance(noise, keras.layers.GaussianNoise) and noise.stddev == 0.2
+        assert isinstance(noise, GaussianNoise) and noise.stddev == 0.2
         assert [m.num_kernels for m in _layers(model, MinibatchDiscrimination)] == [100]
     assert [d.rate for d in _layers(model, keras.layers.Dropout) if d is not noise] == [0.5, 0.5]
     assert model.outputs[1].shape == (None, w2)  # features: the global-pool output

@@ -2,6 +2,7 @@
 import keras
 import numpy as np
 import pytest
+import scipy.stats
 import tensorflow as tf
 
 import numpy_reference as ref
@@ -311,14 +312,44 @@ def test_keras_batch_norm_agrees_only_in_training_mode(rng):
     assert not np.allclose(bn(x, training=False).numpy(), expected, atol=1e-2)
 
 
-def test_keras_gaussian_noise_is_the_original_noise_layer(rng):
-    x = np.zeros((400, 50), np.float32)
-    noise = keras.layers.GaussianNoise(0.3, seed=1)
+@pytest.mark.parametrize("shape", [(4, 6), (3, 5, 7)])
+def test_box_muller_normal_is_theanos_mrg_normal(rng, shape):
+    n = int(np.prod(shape))
+    uniforms = rng.rand(2, (n + 1) // 2).astype(np.float32)
+    got = L.box_muller_normal(tf.constant(uniforms), shape, stddev=0.5).numpy()
+    # Theano's uniforms lie in (0, 1) and U1 is their first half: here U1 = 1 - u
+    flattened = np.concatenate([1.0 - uniforms[0].astype(np.float64), uniforms[1]])
+    np.testing.assert_allclose(got, ref.mrg_normal(flattened, shape, std=0.5), rtol=1e-5, atol=1e-6)
+
+
+def test_gaussian_noise_layer_is_the_original_noise_layer():
+    x = np.zeros((400, 501), np.float32)  # an odd number of samples: Theano evens it up and drops one
+    noise = L.GaussianNoise(0.3, seed=1)
     np.testing.assert_array_equal(noise(x, training=False).numpy(), x)  # deterministic=True: no noise
-    sample = noise(x, training=True).numpy()
-    assert abs(sample.mean()) < 0.01 and abs(sample.std() - 0.3) < 0.005
-    model = keras.Sequential([keras.Input((50,)), noise])
+    np.testing.assert_array_equal(noise(x).numpy(), x)
+    sample = noise(x, training=True).numpy().ravel()
+    assert sample.shape == (x.size,) and np.isfinite(sample).all()
+    # N(0, 0.3^2): moments and a Kolmogorov-Smirnov test on 200k samples
+    assert abs(sample.mean()) < 0.003 and abs(sample.std() - 0.3) < 0.003
+    assert abs(np.mean((sample / 0.3) ** 4) - 3.0) < 0.05
+    assert scipy.stats.kstest(sample / 0.3, "norm").pvalue > 1e-3
+    assert not np.array_equal(noise(x, training=True).numpy(), noise(x, training=True).numpy())  # fresh each call
+    model = keras.Sequential([keras.Input((501,)), noise])
     assert np.abs(data_dependent_init(model, x).numpy()).max() > 0.5  # active in the init pass
+
+
+def test_gaussian_noise_seeds_and_shapes(tmp_path):
+    x = np.ones((6, 5, 3), np.float32)
+    a, b = L.GaussianNoise(1.0, seed=7), L.GaussianNoise(1.0, seed=7)
+    np.testing.assert_array_equal(a(x, training=True).numpy(), b(x, training=True).numpy())
+    # unknown batch size inside a tf.function
+    run = tf.function(lambda t: a(t, training=True), input_signature=[tf.TensorSpec((None, 5, 3), tf.float32)])
+    assert run(x).shape == x.shape
+    model = keras.Sequential([keras.Input((5, 3)), L.GaussianNoise(0.2, seed=3, name="noise")])
+    model.save(tmp_path / "noise.keras")
+    restored = keras.models.load_model(tmp_path / "noise.keras")
+    assert isinstance(restored.get_layer("noise"), L.GaussianNoise) and restored.get_layer("noise").stddev == 0.2
+    np.testing.assert_array_equal(restored(x).numpy(), x)
 
 
 def test_dropout_is_active_during_init():

@@ -25,6 +25,7 @@ import tensorflow as tf
 
 from improved_gan_tf2.layers import (
     Deconv2D,
+    GaussianNoise,
     GeneratorBatchNorm,
     MinibatchDiscrimination,
     VirtualBatchNorm,
@@ -164,7 +165,7 @@ def cifar_svhn_discriminator(widths=(96, 192), input_noise="dropout", minibatch_
     if input_noise == "dropout":
         h = keras.layers.Dropout(0.2, name="input_dropout")(x)
     else:
-        h = keras.layers.GaussianNoise(0.2, name="input_noise")(x)
+        h = GaussianNoise(0.2, name="input_noise")(x)
     index = 0
     for block, width in enumerate((w1, w2), start=1):
         for stride in (1, 1, 2):

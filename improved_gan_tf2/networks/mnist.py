@@ -9,7 +9,7 @@ the output of the last hidden layer (the original's ``layers[-3]``), before its 
 import keras
 import numpy as np
 
-from improved_gan_tf2.layers import GeneratorBatchNorm, L2NormalizedDense, MnistWeightNormDense
+from improved_gan_tf2.layers import GaussianNoise, GeneratorBatchNorm, L2NormalizedDense, MnistWeightNormDense
 from improved_gan_tf2.plotting import tile_images
 
 NOISE_DIM = 100
@@ -32,11 +32,11 @@ def mnist_generator(noise_dim=NOISE_DIM, name="mnist_generator"):
 def mnist_discriminator(num_classes=10, hidden_units=(1000, 500, 250, 250, 250), name="mnist_discriminator"):
     """The MNIST discriminator. Returns a model mapping images ``(n, 784)`` to ``[logits, features]``."""
     x = keras.Input((IMAGE_DIM,), name="images")
-    h = keras.layers.GaussianNoise(0.3, name="input_noise")(x)
+    h = GaussianNoise(0.3, name="input_noise")(x)
     features = None
     for index, units in enumerate(hidden_units, start=1):
         features = MnistWeightNormDense(units, activation="relu", name=f"dense_{index}")(h)
-        h = keras.layers.GaussianNoise(0.5, name=f"noise_{index}")(features)
+        h = GaussianNoise(0.5, name=f"noise_{index}")(features)
     logits = MnistWeightNormDense(num_classes, activation=None, train_scale=True, name="logits")(h)
     return keras.Model(x, [logits, features], name=name)
 
