@@ -6,9 +6,11 @@ import textwrap
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 import numpy_reference as ref
+from improved_gan_tf2 import optimizers
 from improved_gan_tf2.optimizers import HistoricalAverage, OriginalAdam, ParameterAverage
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -27,17 +29,43 @@ def _quadratic_problem(rng):
     return [rng.randn(4), b], grads
 
 
-def test_original_adam_matches_nn_adam_updates(rng):
+@pytest.mark.parametrize("fused", [True, False])
+def test_original_adam_matches_nn_adam_updates(rng, fused, monkeypatch):
+    calls = []
+    fused_update = optimizers._original_adam_update
+    monkeypatch.setattr(optimizers, "_original_adam_update", lambda *args: calls.append(1) or fused_update(*args))
     params0, grads_fn = _quadratic_problem(rng)
     expected = ref.adam_updates(params0, grads_fn, steps=25, lr=float(np.float32(0.003)))  # keras keeps lr in float32
     variables = [tf.Variable(p) for p in params0]
-    optimizer = OriginalAdam(learning_rate=0.003)
+    optimizer = OriginalAdam(learning_rate=0.003, fused=fused)
     for _ in range(25):
         grads = grads_fn([v.numpy() for v in variables])
         optimizer.apply_gradients(zip([tf.constant(g) for g in grads], variables))
     for variable, value in zip(variables, expected):
         np.testing.assert_allclose(variable.numpy(), value, rtol=1e-9, atol=1e-12)
     assert int(optimizer.iterations.numpy()) == 25
+    assert len(calls) == (25 * 2 if fused else 0)  # one XLA update per parameter and step, or none
+
+
+def test_fused_and_unfused_updates_agree_in_float32_inside_a_function(rng):
+    shapes = [(30, 20), (20,)]
+    grads = [[tf.constant(rng.randn(*s).astype(np.float32)) for s in shapes] for _ in range(4)]
+    results = []
+    for fused in (True, False):
+        variables = [tf.Variable(np.ones(s, np.float32)) for s in shapes]
+        optimizer = OriginalAdam(0.01, fused=fused)
+        average = ParameterAverage(variables, rate=0.1)
+
+        @tf.function
+        def step(g):
+            optimizer.apply_gradients(zip(g, variables))
+            average.update()
+
+        for g in grads:
+            step(g)
+        results.append([v.numpy() for v in variables] + [a.numpy() for a in average.values()])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
 
 
 def test_epsilon_inside_the_root_differs_from_keras_adam():
