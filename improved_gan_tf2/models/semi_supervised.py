@@ -42,9 +42,11 @@ class SemiSupervisedGAN(keras.Model):
       feature_norm: ``"l2"`` (MNIST) or ``"l1"`` (CIFAR-10, SVHN) for feature matching.
       generator_steps: generator updates per discriminator update (3 for the minibatch models).
       average_rate: the parameter average's rate (1e-4).
-      joint_discriminator_pass: run the discriminator once on the concatenated batches instead of once per
-        batch. Arithmetically the same when no layer mixes examples (e.g. MNIST), and faster; the default
-        (``None``) decides that from the discriminator's layers.
+      joint_discriminator_pass: in the discriminator step, run the discriminator once on the concatenated
+        labelled, unlabelled and generated batches instead of once per batch. Arithmetically the same when no
+        layer mixes examples (e.g. MNIST), and faster; the default (``None``) decides that from the
+        discriminator's layers. (The generator step always runs the real and the generated batch apart: only the
+        generated one needs a backward pass.)
       seed: seed of the generator's noise.
       label_smoothing: one-sided label smoothing (paper Sec. 3.4) of the real/generated decision, not in the
         released code. With ``D(x) = sigmoid(lse(l(x)))`` the unlabelled real examples' target becomes
@@ -210,10 +212,14 @@ class SemiSupervisedGAN(keras.Model):
 
         generator_variables = self.generator.trainable_variables
         for _ in range(self.generator_steps):
+            if self.generator_loss == "feature_matching":
+                # No gradient flows into the real batch's features: a forward pass of their own, so that the
+                # backward pass runs through the discriminator for the generated batch only.
+                _, features_real = self.discriminator(x_unl2, training=True)
             with tf.GradientTape() as tape:
                 generated = self.generator(self.noise(batch_size), training=True)
                 if self.generator_loss == "feature_matching":
-                    (_, features_real), (_, features_fake) = self._discriminate([x_unl2, generated])
+                    _, features_fake = self.discriminator(generated, training=True)
                     loss_gen = losses.feature_matching_loss(features_real, features_fake, self.feature_norm)
                 else:
                     ((logits_fake, _),) = self._discriminate([generated])
