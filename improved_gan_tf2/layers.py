@@ -454,8 +454,9 @@ class GaussianNoise(keras.layers.Layer):
         inputs = tf.convert_to_tensor(inputs)
         shape = inputs.shape if inputs.shape.is_fully_defined() else tf.shape(inputs)
         half = (tf.reduce_prod(shape) + 1) // 2
-        uniforms = keras.random.uniform(tf.stack([2, half]), seed=self.seed_generator, dtype=inputs.dtype)
-        return inputs + box_muller_normal(uniforms, shape, self.stddev)
+        dtype = tf.float64 if inputs.dtype == tf.float64 else tf.float32  # 16-bit inputs: noise drawn in float32
+        uniforms = keras.random.uniform(tf.stack([2, half]), seed=self.seed_generator, dtype=dtype)
+        return inputs + tf.cast(box_muller_normal(uniforms, shape, self.stddev), inputs.dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape

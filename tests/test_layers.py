@@ -444,3 +444,13 @@ def test_every_layer_trains_with_fit(rng):
     history = model.fit(x, y, batch_size=24, epochs=8, verbose=0, shuffle=False)
     losses = history.history["loss"]
     assert np.all(np.isfinite(losses)) and losses[-1] < losses[0]
+
+
+def test_gaussian_noise_draws_in_float32_for_bfloat16_inputs():
+    x = tf.zeros((200, 300), tf.bfloat16)
+    out = L.GaussianNoise(1.0, seed=2, dtype="mixed_bfloat16")(x, training=True)  # computes in bfloat16
+    assert out.dtype == tf.bfloat16
+    sample = tf.cast(out, tf.float32).numpy()
+    assert abs(sample.std() - 1.0) < 0.02
+    # bfloat16 uniforms (8 bits) would cap |z| at sqrt(2 ln 2^8) = 3.33; 60,000 normals exceed 3.5 about 28 times
+    assert np.abs(sample).max() > 3.5
