@@ -15,7 +15,8 @@ the feature layer (all but the logits layer), ``F_g`` and ``G_1`` the same for t
 - discriminator step: ``3B`` examples forward (``F_d``), the weight gradients (``F_d``) and the input gradients
   of every layer but the first (``F_d - F_1``; nothing needs the gradient of the images); ``B`` generated
   samples (``F_g``);
-- generator step: ``B`` samples (``F_g``); the real and the generated batch forward to the features (``2B F_f``);
+- generator step: ``B`` samples (``F_g``); the real and the generated batch forward to the features, in two
+  passes (``2B F_f``);
   back through the discriminator for the generated batch (``B F_f``); the generator's weight gradients (``F_g``)
   and input gradients but the first layer's (``F_g - G_1``).
 
@@ -61,7 +62,8 @@ def step_matmuls(discriminator, generator, batch):
     products += [(k, 3 * batch, n, True, False) for k, n in disc]  # weight gradients
     products += [(3 * batch, n, k, False, True) for k, n in disc[1:]]  # input gradients
     features = disc[:-1]
-    products += [(2 * batch, k, n, False, False) for k, n in features]  # real and generated to the features
+    for _ in ("real", "generated"):  # two passes to the features
+        products += [(batch, k, n, False, False) for k, n in features]
     products += [(batch, n, k, False, True) for k, n in features]  # back to the generated images
     products += [(k, batch, n, True, False) for k, n in gen]  # generator weight gradients
     products += [(batch, n, k, False, True) for k, n in gen[1:]]  # generator input gradients
