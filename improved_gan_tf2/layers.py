@@ -434,8 +434,8 @@ class GaussianNoise(keras.layers.Layer):
 
     Draws its normals as Theano's ``MRG_RandomStreams.normal``, which both of those layers use: Box-Muller on
     uniforms (:func:`box_muller_normal`). ``keras.layers.GaussianNoise`` samples the same distribution with
-    TensorFlow's normal sampler, which on a CPU takes about twice as long; the MNIST discriminator draws 1.5M
-    normals per training iteration, so the sampler was a third of the step (see ``benchmarks/mnist_step.py``).
+    TensorFlow's normal sampler, which on a CPU takes 1.6 times as long (``benchmarks/gaussian_noise.py``); the
+    MNIST discriminator draws 1.5M normals per training iteration, so the sampler was a third of its step.
 
     >>> noisy = GaussianNoise(0.5, seed=1)(keras.ops.zeros((100, 250)), training=True)
     """

@@ -72,7 +72,7 @@ class OriginalAdam(keras.optimizers.Optimizer):
     def update_step(self, gradient, variable, learning_rate):
         dtype = variable.dtype
         lr = tf.cast(learning_rate, dtype)
-        gradient = tf.cast(gradient, dtype)
+        gradient = tf.cast(tf.convert_to_tensor(gradient), dtype)  # dense, also for IndexedSlices (embeddings)
         t = tf.cast(self.iterations + 1, dtype)
         index = self._get_variable_index(variable)
         m, v = self._momentums[index], self._velocities[index]

@@ -193,3 +193,17 @@ def test_historical_average_is_the_running_mean(rng):
         seen.append(variable.numpy().copy())
         history_average.update()
     np.testing.assert_allclose(history_average.averages[0].numpy(), np.mean(seen, axis=0), rtol=1e-10)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_original_adam_takes_sparse_gradients(fused):
+    """An embedding's gradient arrives as tf.IndexedSlices; nn.adam_updates treats every gradient as dense."""
+    table = tf.Variable(np.ones((5, 3), np.float32))
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(tf.gather(table, [1, 3, 3]))
+    gradient = tape.gradient(loss, table)
+    assert isinstance(gradient, tf.IndexedSlices)
+    OriginalAdam(0.1, fused=fused).apply_gradients([(gradient, table)])
+    dense = np.zeros((5, 3)); dense[1] = 1; dense[3] = 2
+    expected = ref.adam_updates([np.ones((5, 3))], lambda p: [dense], steps=1, lr=float(np.float32(0.1)))[0]
+    np.testing.assert_allclose(table.numpy(), expected, rtol=1e-6)
