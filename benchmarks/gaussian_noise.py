@@ -43,19 +43,18 @@ def main(argv):
     def ndtri(x):
         return x + 0.5 * tf.math.ndtri(keras.random.uniform(tf.shape(x), seed=seed) + 2.0 ** -24)
 
+    def training(layer_class):
+        return [lambda x, layer=layer_class(0.5, seed=i): layer(x, training=True) for i in range(len(inputs))]
+
     samplers = {
-        "improved_gan_tf2.layers.GaussianNoise": [GaussianNoise(0.5, seed=i) for i in range(len(inputs))],
-        "keras.layers.GaussianNoise": [keras.layers.GaussianNoise(0.5, seed=i) for i in range(len(inputs))],
+        "improved_gan_tf2.layers.GaussianNoise": training(GaussianNoise),
+        "keras.layers.GaussianNoise": training(keras.layers.GaussianNoise),
         "ndtri": [ndtri] * len(inputs),
         "uniform": [uniform] * len(inputs),
     }
     times = {}
-    for name, layers in samplers.items():
-        def noise(xs, layers=layers):
-            return [layer(x, training=True) if isinstance(layer, keras.layers.Layer) else layer(x)
-                    for layer, x in zip(layers, xs)]
-
-        run = tf.function(noise)
+    for name, noises in samplers.items():
+        run = tf.function(lambda xs, noises=noises: [noise(x) for noise, x in zip(noises, xs)])
         run(inputs)[0].numpy()
         times[name] = float("inf")
         for _ in range(FLAGS.rounds):

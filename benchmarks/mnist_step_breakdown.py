@@ -17,7 +17,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -26,14 +25,13 @@ VARIANTS = ("full", "no_noise", "sgd", "no_average", "no_norm", "no_noise+sgd+no
 
 
 def time_variant(parts, steps, rounds):
-    """Runs in a child process: builds the MNIST GAN with ``parts`` switched off and returns ms per step."""
+    """Runs in a child process: the step of ``mnist_step.make_step`` with ``parts`` switched off; returns its
+    best ms per step and the best matmul rate measured between its rounds."""
     import keras
-    import numpy as np
     import tensorflow as tf
 
     from improved_gan_tf2 import layers, optimizers
-    from improved_gan_tf2.models.semi_supervised import SemiSupervisedGAN
-    from improved_gan_tf2.networks.mnist import mnist_discriminator, mnist_generator
+    from mnist_step import MatmulRate, make_step
 
     if "no_noise" in parts:
         layers.GaussianNoise.call = lambda self, inputs, training=None: inputs
@@ -41,35 +39,14 @@ def time_variant(parts, steps, rounds):
         optimizers.ParameterAverage.update = lambda self: None
     if "no_norm" in parts:
         layers.WeightNormDense.kernel_scales = lambda self: tf.convert_to_tensor(self.scale)
-    keras.utils.set_random_seed(0)
-    gan = SemiSupervisedGAN(mnist_generator(), mnist_discriminator(), seed=0)
     optimizer = (lambda: keras.optimizers.SGD(0.003)) if "sgd" in parts else (lambda: optimizers.OriginalAdam(0.003))
-    gan.compile(optimizer(), optimizer())
-    rng = np.random.RandomState(0)
-    data = tuple(tf.constant(a) for a in (
-        rng.rand(100, 784).astype(np.float32), rng.randint(0, 10, 100).astype(np.int32),
-        rng.rand(100, 784).astype(np.float32), rng.rand(100, 784).astype(np.float32)))
-    gan.initialize(data[0], 100)
-    step = tf.function(gan.train_step)
-    for _ in range(3):
-        logs = step(data)
-    float(logs["loss_lab"])
-    a = tf.random.normal((2048, 2048))
-    matmul = tf.function(lambda x: tf.matmul(x, x))
-    matmul(a).numpy()
-    best_step, best_matmul = float("inf"), 0.0
+    run, _ = make_step(joint=True, jit_compile=False, batch_size=100, optimizer=optimizer)
+    matmul = MatmulRate(2048)
+    steps_per_sec = 0.0
     for _ in range(rounds):
-        begin = time.perf_counter()
-        for _ in range(steps):
-            logs = step(data)
-        float(logs["loss_lab"])
-        best_step = min(best_step, (time.perf_counter() - begin) / steps)
-        begin = time.perf_counter()
-        for _ in range(5):
-            product = matmul(a)
-        product.numpy()
-        best_matmul = max(best_matmul, 2.0 * 2048 ** 3 * 5 / (time.perf_counter() - begin) / 1e9)
-    return {"ms": 1000 * best_step, "matmul": best_matmul}
+        steps_per_sec = max(steps_per_sec, run(steps))
+        matmul.measure()
+    return {"ms": 1000 / steps_per_sec, "matmul": matmul.best}
 
 
 def main():
