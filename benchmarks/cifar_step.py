@@ -23,6 +23,7 @@ In all ``2 B (4 G + 12 D)`` FLOPs. The reference rate is a float32 (or, with ``-
 variables; the networks' outputs (images, features, logits) stay float32. ``mixed_float16`` is not offered:
 without loss scaling, which ``SemiSupervisedGAN``'s hand-written steps do not do, float16 gradients underflow.
 """
+import math
 import os
 import sys
 import time
@@ -32,6 +33,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
+
+from common import device_name, matmul_gflops  # noqa: E402
 
 flags.DEFINE_integer("batch_size", 100, "batch size (the original's 100)")
 flags.DEFINE_integer("steps", 3, "timed steps after the warm-up step")
@@ -43,36 +46,32 @@ flags.DEFINE_integer("matmul_size", 2048, "side of the square matrices of the re
 FLAGS = flags.FLAGS
 
 
-def device_name(tf):
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        return tf.config.experimental.get_device_details(gpus[0]).get("device_name", gpus[0].name)
-    model = ""
-    try:
-        with open("/proc/cpuinfo") as stream:
-            model = next((line.split(":", 1)[1].strip() for line in stream if line.startswith("model name")), "")
-    except OSError:
-        pass
-    return f"CPU {model} ({os.cpu_count()} cores visible)".replace("  ", " ")
+def flops_per_example(generator, discriminator):
+    """Multiply-adds of one example's forward pass through each network's convolutions and dense layers:
+    ``(generator, discriminator)``."""
+    import keras
 
+    from improved_gan_tf2 import layers
 
-def matmul_gflops(tf, size, dtype, repeats=5):
-    a = tf.random.normal((size, size), dtype=tf.float32)
-    a, b = tf.cast(a, dtype), tf.cast(tf.transpose(a), dtype)
+    def count(model):
+        total = 0
+        for layer in model.layers:
+            if isinstance(layer, layers.WeightNormConv2D):
+                _, h, w, c = layer.output.shape
+                kh, kw = layer.kernel_size
+                total += h * w * c * kh * kw * layer.input.shape[-1]
+            elif isinstance(layer, (layers.Deconv2D, layers.WeightNormConv2DTranspose)):
+                _, h, w, c = layer.input.shape  # each input pixel scatters a k x k x out patch
+                kh, kw = layer.kernel_size
+                total += h * w * c * kh * kw * layer.filters
+            elif isinstance(layer, (layers.WeightNormDense, keras.layers.Dense)):
+                spatial = math.prod(layer.output.shape[1:-1]) if len(layer.output.shape) > 2 else 1
+                total += spatial * layer.input.shape[-1] * layer.output.shape[-1]
+            elif isinstance(layer, layers.MinibatchDiscrimination):
+                total += layer.input.shape[-1] * layer.num_kernels * layer.dim_per_kernel
+        return int(total)
 
-    @tf.function
-    def chain(x, y):
-        for _ in range(4):
-            x = tf.matmul(x, y) * tf.cast(1.0 / size, dtype)
-        return x
-
-    float(tf.reduce_sum(tf.cast(chain(a, b), tf.float32)))  # warm-up
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        float(tf.reduce_sum(tf.cast(chain(a, b), tf.float32)))
-        best = min(best, time.perf_counter() - start)
-    return 4 * 2 * size ** 3 / best / 1e9
+    return count(generator), count(discriminator)
 
 
 def main(argv):
@@ -82,13 +81,15 @@ def main(argv):
 
     if FLAGS.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    from improved_gan_tf2.networks.cifar_svhn import cifar_svhn_gan, flops_per_example
+    from improved_gan_tf2 import experiments
 
     print("device: %s" % device_name(tf))
     print("batch_size=%d jit_compile=%s mixed_precision=%s width_scale=%g"
           % (FLAGS.batch_size, FLAGS.jit_compile, FLAGS.mixed_precision, FLAGS.width_scale))
     b = FLAGS.batch_size
-    gan = cifar_svhn_gan("cifar_feature_matching", width_scale=FLAGS.width_scale, batch_size=b, seed=1)
+    experiment = experiments.get_experiment("train_cifar_feature_matching")
+    gan = experiments.build_model(experiment, dict(experiment.default_flags(), width_scale=FLAGS.width_scale,
+                                                   batch_size=b, seed=1))
     rng = np.random.RandomState(0)
     images = lambda n: tf.constant(rng.uniform(-1, 1, (n, 32, 32, 3)).astype(np.float32))  # noqa: E731
     gan.initialize(images(min(500, 5 * b)), b)

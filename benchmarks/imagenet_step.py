@@ -4,7 +4,7 @@ One step is the original's: per replica, a reference batch and a live batch thro
 real+generated batch through the discriminator, both players' gradients and Adam updates. Real images come from
 a constant in-memory batch (no input pipeline), so this times the step itself:
 
-    python benchmarks/imagenet_step.py [--steps 3] [--batch_size 16] [--gf_dim 64 --df_dim 64]
+    python benchmarks/imagenet_step.py [--steps 3] [--batch_size 16] [--gf_dim 64 --df_dim 64] [--image_width 128]
 
 Prints the device, seconds per step, real images per second (per-replica batch x replicas / seconds per step),
 an analytic estimate of the step's GFLOP and the rate that implies, and, for reference, the same process's dense
@@ -20,44 +20,18 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
+from improved_gan_tf2 import cli, experiments  # noqa: E402
+
+from common import device_name, matmul_gflops  # noqa: E402
+
+EXPERIMENT = experiments.get_experiment("train_imagenet")
+# the model's flags of imagenet/train_imagenet.py, with the same names and defaults
+cli.define_flags([f for f in EXPERIMENT.flags
+                  if f.name in ("batch_size", "gf_dim", "df_dim", "z_dim", "image_width", "strategy", "jit_compile")])
 flags.DEFINE_integer("steps", 3, "timed steps (after the warm-up)")
 flags.DEFINE_integer("warmup", 1, "untimed steps first (tracing)")
-flags.DEFINE_integer("batch_size", 16, "real images per replica and step (train_imagenet.sh's 16)")
-flags.DEFINE_integer("gf_dim", 64, "generator width (64: full width)")
-flags.DEFINE_integer("df_dim", 64, "discriminator width (64: full width)")
-flags.DEFINE_integer("z_dim", 8192, "z dimension")
-flags.DEFINE_integer("image_size", 128, "image side")
-flags.DEFINE_enum("strategy", "mirrored", ["mirrored", "default"], "mirrored: all visible GPUs (or the CPU)")
-flags.DEFINE_boolean("jit_compile", False, "XLA-compile the step")
 flags.DEFINE_integer("matmul_size", 2048, "side of the reference matmul")
 FLAGS = flags.FLAGS
-
-
-def _device_name(tf):
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        names = [tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus]
-        return "%d x %s" % (len(names), names[0])
-    model = "CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return "%s, %d cores visible" % (model, len(os.sched_getaffinity(0)))
-
-
-def _matmul_gflops(tf, n, repeats=5):
-    a = tf.random.normal((n, n))
-    b = tf.random.normal((n, n))
-    matmul = tf.function(lambda x, y: tf.reduce_sum(tf.matmul(x, y)))
-    matmul(a, b).numpy()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        matmul(a, b).numpy()
-        best = min(best, time.perf_counter() - start)
-    return 2.0 * n ** 3 / best / 1e9
 
 
 def _forward_flops(model, rows):
@@ -81,23 +55,20 @@ def main(argv):
     import keras
     import tensorflow as tf
 
-    from improved_gan_tf2.models import imagenet as gan_lib
+    from improved_gan_tf2 import training
 
-    device = _device_name(tf)
-    print("device: %s" % device)
-    strategy = tf.distribute.MirroredStrategy() if FLAGS.strategy == "mirrored" else tf.distribute.get_strategy()
+    print("device: %s" % device_name(tf))
+    strategy = training.make_strategy(FLAGS.strategy)
     replicas = strategy.num_replicas_in_sync
-    with strategy.scope():
-        gan = gan_lib.ImageNetGAN(batch_size=FLAGS.batch_size, z_dim=FLAGS.z_dim, gf_dim=FLAGS.gf_dim,
-                                  df_dim=FLAGS.df_dim, image_size=FLAGS.image_size)
-        gan.compile(jit_compile=FLAGS.jit_compile)
+    gan = experiments.build_model(EXPERIMENT, dict(EXPERIMENT.default_flags(), **cli.flag_values()), strategy)
+    image_size = FLAGS.image_width
     params = sum(int(np.prod(v.shape)) for v in gan.trainable_weights)
     print("model: gf_dim=%d df_dim=%d z_dim=%d %dx%d, %.1fM trainable parameters; %d replica(s) x batch %d"
-          % (FLAGS.gf_dim, FLAGS.df_dim, FLAGS.z_dim, FLAGS.image_size, FLAGS.image_size, params / 1e6, replicas,
+          % (FLAGS.gf_dim, FLAGS.df_dim, FLAGS.z_dim, image_size, image_size, params / 1e6, replicas,
              FLAGS.batch_size))
 
     rng = np.random.RandomState(0)
-    images = rng.uniform(-1, 1, (FLAGS.batch_size, FLAGS.image_size, FLAGS.image_size, 3)).astype(np.float32)
+    images = rng.uniform(-1, 1, (FLAGS.batch_size, image_size, image_size, 3)).astype(np.float32)
     labels = rng.randint(0, 1000, FLAGS.batch_size).astype(np.int32)
     dataset = strategy.distribute_datasets_from_function(
         lambda context: tf.data.Dataset.from_tensors((images, labels)).repeat())
@@ -123,7 +94,7 @@ def main(argv):
     d_forward = _forward_flops(gan.discriminator, 2 * b)  # real + generated rows
     # forward of both; d_loss backward through D (~2x); g_loss backward through D and G (~2x each)
     step_gflop = (3 * g_forward + 5 * d_forward) * replicas / 1e9
-    matmul = _matmul_gflops(tf, FLAGS.matmul_size)
+    matmul = matmul_gflops(tf, FLAGS.matmul_size)
     print("warm-up step: %.2f s; timed steps: %s s" % (times[0], ", ".join("%.2f" % t for t in timed)))
     print("sec/step: %.3f" % sec_per_step)
     print("real images/s: %.2f (each step also generates %d and runs %d reference rows per replica)"

@@ -35,8 +35,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from improved_gan_tf2.models.semi_supervised import SemiSupervisedGAN  # noqa: E402
-from improved_gan_tf2.networks.mnist import mnist_discriminator, mnist_generator  # noqa: E402
+from improved_gan_tf2 import experiments  # noqa: E402
 from improved_gan_tf2.optimizers import OriginalAdam  # noqa: E402
 
 flags.DEFINE_integer("steps", 30, "Timed train steps per configuration and round (after warm-up steps).")
@@ -102,12 +101,14 @@ class MatmulRate:
         return self.best
 
 
-def make_step(joint, jit_compile, batch_size, optimizer=lambda: OriginalAdam(0.003)):
-    """The MNIST train step on fixed random data, warmed up; returns ``(run, gan)`` where ``run(steps)`` times
-    ``steps`` steps and returns steps per second. ``optimizer()`` makes each player's optimizer."""
+def make_step(joint, jit_compile, batch_size, optimizer=OriginalAdam):
+    """The train step of ``train_mnist_feature_matching`` on fixed random data, warmed up; returns ``(run, gan)``
+    where ``run(steps)`` times ``steps`` steps and returns steps per second. ``optimizer(learning_rate)`` makes
+    each player's optimizer."""
     keras.utils.set_random_seed(0)
-    gan = SemiSupervisedGAN(mnist_generator(), mnist_discriminator(), joint_discriminator_pass=joint, seed=0)
-    gan.compile(optimizer(), optimizer())
+    experiment = experiments.get_experiment("train_mnist_feature_matching")
+    flags = dict(experiment.default_flags(), seed=0, batch_size=batch_size)
+    gan = experiments.build_model(experiment, flags, optimizer=optimizer, joint_discriminator_pass=joint)
     rng = np.random.RandomState(0)
     data = tuple(tf.constant(a) for a in (
         rng.rand(batch_size, 784).astype(np.float32), rng.randint(0, 10, batch_size).astype(np.int32),

@@ -39,7 +39,7 @@ def time_variant(parts, steps, rounds):
         optimizers.ParameterAverage.update = lambda self: None
     if "no_norm" in parts:
         layers.WeightNormDense.kernel_scales = lambda self: tf.convert_to_tensor(self.scale)
-    optimizer = (lambda: keras.optimizers.SGD(0.003)) if "sgd" in parts else (lambda: optimizers.OriginalAdam(0.003))
+    optimizer = keras.optimizers.SGD if "sgd" in parts else optimizers.OriginalAdam
     run, _ = make_step(joint=True, jit_compile=False, batch_size=100, optimizer=optimizer)
     matmul = MatmulRate(2048)
     steps_per_sec = 0.0

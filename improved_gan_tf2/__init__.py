@@ -2,8 +2,9 @@
 as TensorFlow 2 / Keras 3 parts that compute what the original release ``openai/improved-gan`` computes.
 
 Modules: ``layers`` (weight norm, minibatch discrimination, virtual batch norm, ...), ``init``
-(data-dependent initialization), ``losses``, ``optimizers`` (the original Adam, parameter averages),
-``networks``, ``models`` and ``data``.
+(data-dependent initialization), ``losses``, ``optimizers`` (the original Adam, parameter averages), ``data``,
+``plotting``, ``networks``, ``models``, ``training``, and ``experiments`` (each original script as a record in
+one registry, and the runner).
 """
 from improved_gan_tf2.init import data_dependent_init
 

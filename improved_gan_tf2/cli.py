@@ -1,12 +1,23 @@
-"""What the experiment scripts share around ``absl.app.run``: input errors end the run with one clear message
-(no traceback), and the flags are recorded for the run directory."""
+"""What the experiment scripts share around ``absl.app.run``.
+
+Each experiment record (:mod:`improved_gan_tf2.experiments`) declares its script's flags as data, a tuple of
+:class:`Flag`; :func:`define_flags` turns them into absl flags of the running script (so that ``--help`` lists
+them), with validators that reject bad values before any work. :func:`run` wraps ``absl.app.run`` so that an
+input error found later (missing data, a count larger than a class, a run directory made with other flags) ends
+the run with one line, ``error: <message>``, and exit status 2, not a traceback.
+"""
 import contextlib
+import dataclasses
+import os
 import sys
+from typing import Any, Callable, Optional, Tuple
 
 from absl import app, flags, logging
 
 from improved_gan_tf2.data.errors import DataFormatError, DataNotFoundError
 from improved_gan_tf2.training import RunMismatchError
+
+FLAG_KINDS = ("integer", "float", "boolean", "string", "enum")
 
 
 class InputError(ValueError):
@@ -16,8 +27,60 @@ class InputError(ValueError):
 INPUT_ERRORS = (InputError, DataNotFoundError, DataFormatError, RunMismatchError)
 
 
-def run(main):
-    """``absl.app.run(main)``, where an input error prints ``error: <message>`` and exits with status 2."""
+@dataclasses.dataclass(frozen=True)
+class Flag:
+    """One command-line flag of an experiment script: its absl ``kind``, name, default and help, and an
+    optional ``check`` (value -> bool) whose failure prints ``message``."""
+
+    kind: str
+    name: str
+    default: Any
+    help: str
+    check: Optional[Callable[[Any], bool]] = None
+    message: str = ""
+    choices: Tuple[str, ...] = ()  #: for ``kind="enum"``
+    required: bool = False
+
+    def __post_init__(self):
+        if self.kind not in FLAG_KINDS:
+            raise ValueError(f"Flag kind must be one of {FLAG_KINDS}, got {self.kind!r}.")
+
+
+def at_least(name, lower):
+    """A :class:`Flag` check and message: ``--name`` must be at least ``lower``."""
+    return dict(check=lambda value: value >= lower, message=f"--{name} must be at least {lower}.")
+
+
+def _main_module():
+    return sys.argv[0] if sys.argv and sys.argv[0] else "__main__"
+
+
+def define_flags(specs):
+    """Define each :class:`Flag` of ``specs`` as an absl flag of the running script (listed by ``--help``)."""
+    module = _main_module()
+    for spec in specs:
+        common = dict(module_name=module, required=spec.required)
+        if spec.kind == "enum":
+            flags.DEFINE_enum(spec.name, spec.default, list(spec.choices), spec.help, **common)
+        else:
+            define = getattr(flags, f"DEFINE_{spec.kind}")
+            define(spec.name, spec.default, spec.help, **common)
+        if spec.check is not None:
+            flags.register_validator(spec.name, spec.check, message=spec.message)
+
+
+def flag_values():
+    """The parsed values of the running script's flags (those :func:`define_flags` and the script defined), as a
+    dict sorted by name."""
+    values = flags.FLAGS
+    modules = (_main_module(), "__main__")
+    names = {f.name for module in modules for f in values.get_flags_for_module(module)}
+    return {name: values[name].value for name in sorted(names)}
+
+
+def run(main, error_prefix=""):
+    """``absl.app.run(main)``, where an input error prints ``<error_prefix>error: <message>`` and exits with
+    status 2."""
 
     def guarded(argv):
         if len(argv) > 1:
@@ -27,18 +90,15 @@ def run(main):
         try:
             return main(argv)
         except INPUT_ERRORS as error:
-            print(f"error: {error}", file=sys.stderr)
+            print(f"{error_prefix}error: {error}", file=sys.stderr)
             sys.exit(2)
 
     app.run(guarded)
 
 
-def flag_values():
-    """The parsed values of the experiment's flags (those defined here and in the script) as a dict."""
-    values = flags.FLAGS
-    modules = (__name__, sys.argv[0], "__main__")
-    names = {f.name for module in modules for f in values.get_flags_for_module(module)}
-    return {name: values[name].value for name in sorted(names)}
+def script_name():
+    """The running script's file name (``train_imagenet.py``), for error lines in the original scripts' style."""
+    return os.path.basename(_main_module())
 
 
 @contextlib.contextmanager
@@ -56,32 +116,3 @@ def require(condition, message):
     """Raise :class:`InputError` with ``message`` unless ``condition``."""
     if not condition:
         raise InputError(message)
-
-
-def define_semi_supervised_flags(*, count, epochs, learning_rate, datasets, out_dir, seed_data=True):
-    """The flags of the original ``train_*.py`` scripts (same names and defaults) plus ``dataset``, ``data_dir``,
-    ``epochs``, ``out_dir`` and ``jit_compile``, with validators that reject bad values before any work."""
-    flags.DEFINE_integer("seed", 1, "Random seed of the parameters, the noise and the epoch order (original flag).")
-    if seed_data:
-        flags.DEFINE_integer("seed_data", 1, "Random seed of the labelled-subset choice (original flag).")
-    flags.DEFINE_float("unlabeled_weight", 1.0,
-                       "Weight of the unsupervised loss in the discriminator cost; 0 gives the supervised-only "
-                       "baseline with the same network and budget (original flag).")
-    flags.DEFINE_integer("batch_size", 100, "Minibatch size of the labelled, unlabelled and generated batches "
-                         "(original flag).")
-    flags.DEFINE_integer("count", count, "Number of labelled examples per class (original flag).")
-    flags.DEFINE_integer("epochs", epochs, "Number of epochs (the original's loop length).")
-    flags.DEFINE_float("learning_rate", learning_rate, "Adam learning rate (before any ramp-down).")
-    flags.DEFINE_enum("dataset", datasets[0], datasets,
-                      f"Data source: {datasets[0]} finds the original files in --data_dir (or a prepared tfds "
-                      "copy); the others name one source.")
-    flags.DEFINE_string("data_dir", None, "Directory with the data files (default: the current directory).")
-    flags.DEFINE_string("out_dir", out_dir, "Run directory: checkpoints, sample grids, TensorBoard logs, "
-                        "history.csv and summary.json. An existing run there is resumed.")
-    flags.DEFINE_boolean("jit_compile", False, "Compile the train step with XLA (off by default: on a CPU it "
-                         "is not faster here; see benchmarks/).")
-    for name, lower in (("batch_size", 1), ("count", 1), ("epochs", 1)):
-        flags.register_validator(name, lambda value, lower=lower: value >= lower,
-                                 message=f"--{name} must be at least {lower}.")
-    flags.register_validator("unlabeled_weight", lambda value: value >= 0, message="--unlabeled_weight must be >= 0.")
-    flags.register_validator("learning_rate", lambda value: value > 0, message="--learning_rate must be > 0.")

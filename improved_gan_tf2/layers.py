@@ -143,9 +143,7 @@ class WeightNormDense(_WeightNormBase):
         return tuple(input_shape[:-1]) + (self.units,)
 
     def get_config(self):
-        config = super().get_config()
-        config["units"] = self.units
-        return config
+        return {**super().get_config(), "units": self.units}
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -278,8 +276,40 @@ def _transposed_conv(inputs, kernel, strides, padding, kernel_size, filters):
     )
 
 
+class _TransposedConvGeometry:
+    """What both transposed convolutions (:class:`Deconv2D`, :class:`WeightNormConv2DTranspose`) share: their
+    geometry (``filters``, ``kernel_size``, ``strides``, ``padding``, ``flip_kernel``), the transposed convolution
+    itself and its output shape."""
+
+    def _set_geometry(self, filters, kernel_size, strides, padding, flip_kernel):
+        self.filters = int(filters)
+        self.kernel_size = _pair(kernel_size)
+        self.strides = _pair(strides)
+        self.padding = padding
+        _conv_padding(padding, self.kernel_size)  # validates
+        self.flip_kernel = bool(flip_kernel)
+
+    def _geometry_config(self):
+        return dict(filters=self.filters, kernel_size=self.kernel_size, strides=self.strides, padding=self.padding,
+                    flip_kernel=self.flip_kernel)
+
+    def _transpose(self, inputs, kernel):
+        """The transposed convolution of ``inputs`` with ``kernel`` (flipped first with ``flip_kernel``)."""
+        if self.flip_kernel:
+            kernel = kernel[::-1, ::-1]
+        return _transposed_conv(tf.convert_to_tensor(inputs), kernel, self.strides, self.padding, self.kernel_size,
+                                self.filters)
+
+    def compute_output_shape(self, input_shape):
+        sizes = [
+            None if size is None else (size * s if self.padding.lower() in ("same", "half") else (size - 1) * s + k)
+            for size, k, s in zip(input_shape[1:3], self.kernel_size, self.strides)
+        ]
+        return (input_shape[0], sizes[0], sizes[1], self.filters)
+
+
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class Deconv2D(keras.layers.Layer):
+class Deconv2D(_TransposedConvGeometry, keras.layers.Layer):
     """Transposed convolution of the original generators (``nn.Deconv2DLayer``), without weight norm.
 
     Output size is ``strides`` times the input size. ``padding="half"`` with ``flip_kernel=True`` reproduces the
@@ -294,12 +324,7 @@ class Deconv2D(keras.layers.Layer):
     def __init__(self, filters, kernel_size, strides=2, padding="half", flip_kernel=False, activation=None,
                  use_bias=True, kernel_initializer=None, bias_initializer="zeros", **kwargs):
         super().__init__(**kwargs)
-        self.filters = int(filters)
-        self.kernel_size = _pair(kernel_size)
-        self.strides = _pair(strides)
-        self.padding = padding
-        _conv_padding(padding, self.kernel_size)  # validates
-        self.flip_kernel = bool(flip_kernel)
+        self._set_geometry(filters, kernel_size, strides, padding, flip_kernel)
         self.activation = keras.activations.get(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = keras.initializers.get(
@@ -318,37 +343,16 @@ class Deconv2D(keras.layers.Layer):
             if self.use_bias else None
         )
 
-    def _effective_kernel(self):
-        kernel = tf.convert_to_tensor(self.kernel)
-        return kernel[::-1, ::-1] if self.flip_kernel else kernel
-
-    def _linear(self, inputs):
-        return _transposed_conv(
-            tf.convert_to_tensor(inputs), self._effective_kernel(), self.strides, self.padding,
-            self.kernel_size, self.filters,
-        )
-
     def call(self, inputs, training=None):
-        outputs = self._linear(inputs)
+        outputs = self._transpose(inputs, tf.convert_to_tensor(self.kernel))
         if self.bias is not None:
             outputs = outputs + self.bias
         return self.activation(outputs)
 
-    def compute_output_shape(self, input_shape):
-        sizes = [
-            None if size is None else (size * s if self.padding.lower() in ("same", "half") else (size - 1) * s + k)
-            for size, k, s in zip(input_shape[1:3], self.kernel_size, self.strides)
-        ]
-        return (input_shape[0], sizes[0], sizes[1], self.filters)
-
     def get_config(self):
         config = super().get_config()
         config.update(
-            filters=self.filters,
-            kernel_size=self.kernel_size,
-            strides=self.strides,
-            padding=self.padding,
-            flip_kernel=self.flip_kernel,
+            self._geometry_config(),
             activation=keras.activations.serialize(self.activation),
             use_bias=self.use_bias,
             kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
@@ -358,7 +362,7 @@ class Deconv2D(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class WeightNormConv2DTranspose(_WeightNormBase):
+class WeightNormConv2DTranspose(_TransposedConvGeometry, _WeightNormBase):
     """Weight-normalized transposed convolution (``nn.weight_norm`` around ``nn.Deconv2DLayer``).
 
     The norm is per output channel, over both kernel axes and the input channels. ``padding`` and
@@ -376,37 +380,16 @@ class WeightNormConv2DTranspose(_WeightNormBase):
         super().__init__(
             activation=activation, init_scale=init_scale, train_scale=train_scale, epsilon=epsilon, **kwargs
         )
-        self.filters = int(filters)
-        self.kernel_size = _pair(kernel_size)
-        self.strides = _pair(strides)
-        self.padding = padding
-        _conv_padding(padding, self.kernel_size)  # validates
-        self.flip_kernel = bool(flip_kernel)
+        self._set_geometry(filters, kernel_size, strides, padding, flip_kernel)
 
     def build(self, input_shape):
         self._add_weight_norm_weights(self.kernel_size + (self.filters, int(input_shape[-1])), self.filters)
 
     def call(self, inputs, training=None):
-        kernel = self.normalized_kernel()
-        if self.flip_kernel:
-            kernel = kernel[::-1, ::-1]
-        pre_activation = _transposed_conv(
-            tf.convert_to_tensor(inputs), kernel, self.strides, self.padding, self.kernel_size, self.filters
-        )
-        return self._bias_and_activation(pre_activation)
-
-    compute_output_shape = Deconv2D.compute_output_shape
+        return self._bias_and_activation(self._transpose(inputs, self.normalized_kernel()))
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            filters=self.filters,
-            kernel_size=self.kernel_size,
-            strides=self.strides,
-            padding=self.padding,
-            flip_kernel=self.flip_kernel,
-        )
-        return config
+        return {**super().get_config(), **self._geometry_config()}
 
 
 def box_muller_normal(uniforms, shape, stddev=1.0):
@@ -473,8 +456,33 @@ def pairwise_l1(activation):
     return tf.reduce_sum(tf.abs(activation[:, :, :, None] - tf.transpose(activation, [1, 2, 0])[None]), axis=2)
 
 
+class _MinibatchFeatures(keras.layers.Layer):
+    """What both minibatch-discrimination layers share: ``num_kernels`` kernels of ``dim_per_kernel``
+    dimensions over the flattened input, the kernel drawn from N(0, ``_default_kernel_stddev``) unless
+    ``kernel_initializer`` is given, and their configuration."""
+
+    _default_kernel_stddev = None
+
+    def __init__(self, num_kernels, dim_per_kernel, kernel_initializer=None, **kwargs):
+        super().__init__(**kwargs)
+        self.num_kernels = int(num_kernels)
+        self.dim_per_kernel = int(dim_per_kernel)
+        self.kernel_initializer = keras.initializers.get(
+            kernel_initializer if kernel_initializer is not None else _normal(self._default_kernel_stddev)
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            num_kernels=self.num_kernels,
+            dim_per_kernel=self.dim_per_kernel,
+            kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
+        )
+        return config
+
+
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class MinibatchDiscrimination(keras.layers.Layer):
+class MinibatchDiscrimination(_MinibatchFeatures):
     """Minibatch discrimination (paper Sec. 3.2; ``nn.MinibatchLayer``).
 
     The input is flattened to ``n x A``; ``M = x . W`` with ``W = kernel * exp(log_weight_scale) /
@@ -486,13 +494,10 @@ class MinibatchDiscrimination(keras.layers.Layer):
     >>> features = MinibatchDiscrimination(100)(keras.ops.ones((8, 192)))  # (8, 292)
     """
 
+    _default_kernel_stddev = 0.05
+
     def __init__(self, num_kernels, dim_per_kernel=5, kernel_initializer=None, **kwargs):
-        super().__init__(**kwargs)
-        self.num_kernels = int(num_kernels)
-        self.dim_per_kernel = int(dim_per_kernel)
-        self.kernel_initializer = keras.initializers.get(
-            kernel_initializer if kernel_initializer is not None else _normal(0.05)
-        )
+        super().__init__(num_kernels, dim_per_kernel, kernel_initializer, **kwargs)
 
     def build(self, input_shape):
         num_inputs = int(np.prod(input_shape[1:]))
@@ -538,14 +543,6 @@ class MinibatchDiscrimination(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return (input_shape[0], int(np.prod(input_shape[1:])) + self.num_kernels)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            num_kernels=self.num_kernels,
-            dim_per_kernel=self.dim_per_kernel,
-            kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
-        )
-        return config
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -674,6 +671,57 @@ class VirtualBatchNorm(keras.layers.Layer):
         return config
 
 
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class PrependReferenceBatch(keras.layers.Layer):
+    """Prepends a fixed reference batch of noise, drawn once from U(0, 1) and never trained, to every batch
+    of z, so that every :class:`VirtualBatchNorm` after it normalizes with that reference batch's statistics
+    (paper Sec. 3.4; the Table 3 generators of the CIFAR-10 ablations). The reference rows are removed again
+    by :class:`DropReferenceBatch`.
+
+    >>> z_with_reference = PrependReferenceBatch(100)(keras.ops.zeros((8, 100)))  # (108, 100)
+    """
+
+    def __init__(self, reference_size, **kwargs):
+        super().__init__(**kwargs)
+        self.reference_size = int(reference_size)
+
+    def build(self, input_shape):
+        self.reference = self.add_weight(
+            name="reference", shape=(self.reference_size, int(input_shape[-1])),
+            initializer=keras.initializers.RandomUniform(0.0, 1.0), trainable=False,
+        )
+
+    def call(self, inputs):
+        return tf.concat([tf.cast(self.reference, inputs.dtype), inputs], axis=0)
+
+    def compute_output_shape(self, input_shape):
+        return (None,) + tuple(input_shape[1:])
+
+    def get_config(self):
+        return {**super().get_config(), "reference_size": self.reference_size}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class DropReferenceBatch(keras.layers.Layer):
+    """Removes the first ``reference_size`` rows (the reference batch of :class:`PrependReferenceBatch`).
+
+    >>> live = DropReferenceBatch(100)(keras.ops.zeros((108, 16)))  # (8, 16)
+    """
+
+    def __init__(self, reference_size, **kwargs):
+        super().__init__(**kwargs)
+        self.reference_size = int(reference_size)
+
+    def call(self, inputs):
+        return inputs[self.reference_size:]
+
+    def compute_output_shape(self, input_shape):
+        return (None,) + tuple(input_shape[1:])
+
+    def get_config(self):
+        return {**super().get_config(), "reference_size": self.reference_size}
+
+
 # ---------------------------------------------------------------- the ImageNet discriminator's layers
 
 
@@ -745,13 +793,11 @@ class BatchNormCross(keras.layers.Layer):
         return tuple(input_shape)
 
     def get_config(self):
-        config = super().get_config()
-        config["epsilon"] = self.epsilon
-        return config
+        return {**super().get_config(), "epsilon": self.epsilon}
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class HalvedMinibatchDiscrimination(keras.layers.Layer):
+class HalvedMinibatchDiscrimination(_MinibatchFeatures):
     """The ImageNet discriminator's minibatch features (``imagenet/discriminator.py``), per batch half.
 
     Called on the joint batch ``concat([real, generated])`` of ``n = 2h`` rows. A plain linear map (no weight
@@ -769,13 +815,10 @@ class HalvedMinibatchDiscrimination(keras.layers.Layer):
     >>> features = HalvedMinibatchDiscrimination(300, 50)(keras.ops.ones((32, 2560)))  # (32, 3160)
     """
 
+    _default_kernel_stddev = 0.02
+
     def __init__(self, num_kernels=300, dim_per_kernel=50, kernel_initializer=None, **kwargs):
-        super().__init__(**kwargs)
-        self.num_kernels = int(num_kernels)
-        self.dim_per_kernel = int(dim_per_kernel)
-        self.kernel_initializer = keras.initializers.get(
-            kernel_initializer if kernel_initializer is not None else _normal(0.02)
-        )
+        super().__init__(num_kernels, dim_per_kernel, kernel_initializer, **kwargs)
 
     def build(self, input_shape):
         num_inputs = int(np.prod(input_shape[1:]))
@@ -804,11 +847,3 @@ class HalvedMinibatchDiscrimination(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return (input_shape[0], int(np.prod(input_shape[1:])) + 2 * self.num_kernels)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            num_kernels=self.num_kernels,
-            dim_per_kernel=self.dim_per_kernel,
-            kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
-        )
-        return config

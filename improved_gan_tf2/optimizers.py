@@ -3,6 +3,7 @@
 - :class:`OriginalAdam` ports ``nn.adam_updates`` (``mnist_svhn_cifar10/nn.py``).
 - :class:`ParameterAverage` ports the scripts' ``disc_param_avg`` (test error is measured with it).
 - :class:`HistoricalAverage` keeps the running mean that historical averaging (paper Sec. 3.3) needs.
+- :func:`tf1_adam` is the ImageNet code's ``tf.train.AdamOptimizer`` (TensorFlow 0.x).
 """
 import contextlib
 
@@ -91,6 +92,16 @@ class OriginalAdam(keras.optimizers.Optimizer):
         config = super().get_config()
         config.update(beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon, fused=self.fused)
         return config
+
+
+def tf1_adam(learning_rate, beta_1=0.5, name=None):
+    """``tf.train.AdamOptimizer(learning_rate, beta1=beta_1)`` of TensorFlow 0.x (``imagenet/build_model.py``).
+
+    ``keras.optimizers.Adam`` has TF1's update rule, ``p -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) +
+    epsilon)`` with the epsilon outside the root; only its default epsilon differs (1e-7), so it is set to
+    TF1's 1e-8 here. (The Theano scripts' Adam is :class:`OriginalAdam`, with the epsilon inside the root.)
+    """
+    return keras.optimizers.Adam(learning_rate, beta_1=beta_1, beta_2=0.999, epsilon=1e-8, name=name)
 
 
 class ParameterAverage(tf.Module):

@@ -1,4 +1,5 @@
-"""Sample grids, as ``mnist_svhn_cifar10/plotting.py`` lays them out, written as PNG files with Pillow."""
+"""Images: sample grids as the original scripts lay them out (``mnist_svhn_cifar10/plotting.py``, the SVHN
+scripts' ``imsave``, ``imagenet/utils.py``), the grid each experiment writes, and PNG files written with Pillow."""
 import os
 
 import numpy as np
@@ -44,9 +45,68 @@ def save_png(path, image, value_range=(0.0, 1.0)):
     """Write ``image`` (``h x w`` or ``h x w x 3``, values in ``value_range``) atomically as an 8-bit PNG."""
     low, high = value_range
     pixels = np.clip((np.asarray(image, np.float64) - low) / (high - low), 0.0, 1.0)
-    pixels = np.round(pixels * 255).astype(np.uint8)
+    write_png(path, np.round(pixels * 255).astype(np.uint8))
+
+
+def write_png(path, pixels):
+    """Write uint8 ``pixels`` (``h x w`` or ``h x w x 3``) as a PNG through a temporary file and a rename, so
+    that an interrupted write never leaves a truncated image; creates the directory. Returns ``path``."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     temporary = os.path.join(directory, f".{os.path.basename(path)}.tmp")
     Image.fromarray(pixels).save(temporary, format="PNG")
     os.replace(temporary, path)
+    return path
+
+
+def bytescale(data):
+    """``scipy.misc.bytescale(data)``: a uint8 array is returned as is; any other is stretched from its own
+    minimum and maximum to 0..255, ``(x - min) * 255 / (max - min)``, clipped, plus 0.5, truncated."""
+    data = np.asarray(data)
+    if data.dtype == np.uint8:
+        return data
+    cmin, cmax = data.min(), data.max()
+    cscale = cmax - cmin
+    if cscale == 0:
+        cscale = 1
+    scaled = (data - cmin) * (255.0 / cscale)
+    return (scaled.clip(0, 255) + 0.5).astype(np.uint8)
+
+
+# ---------------------------------------------------------------------- each experiment's sample grid
+
+
+def mnist_sample_grid(samples):
+    """The MNIST scripts' grid (they wrote none; this one is new): the first 100 generated digits (values in
+    [0, 1]) in 10 rows of 10."""
+    return tile_images(np.asarray(samples)[:100].reshape(-1, 28, 28), tile_shape=(10, 10))
+
+
+def cifar_sample_grid(samples):
+    """The CIFAR scripts' grid: ``img_tile`` of the first 100 samples, stretched to [0, 1] as a whole,
+    about square, 1-pixel white borders (the original then drew it with matplotlib under a title)."""
+    return tile_images(np.asarray(samples)[:100], aspect_ratio=1.0, border_color=1.0, stretch_values=True)
+
+
+def svhn_sample_grid(samples, rows=10):
+    """The SVHN scripts' grid: the first 100 samples, sample ``k`` in row ``k % 10`` and column ``k // 10``, no
+    borders, stretched to [0, 1] as a whole (``scipy.misc.imsave`` scaled the minimum to 0 and the maximum
+    to 255). With fewer than 100 samples (the original needed 100) the columns are completed with blank images
+    at the samples' minimum."""
+    samples = np.asarray(samples, np.float64)[:rows * rows]
+    missing = (-len(samples)) % rows
+    if missing:
+        samples = np.concatenate([samples, np.full((missing,) + samples.shape[1:], samples.min())])
+    return stretch(column_major_grid(samples, rows=rows))
+
+
+def merge_images(images, grid):
+    """``imagenet/utils.py``'s ``merge``: images in [-1, 1] tiled row by row, without borders, into a
+    ``grid = (rows, cols)`` image in [0, 1]."""
+    return tile_images((np.asarray(images, dtype=np.float64) + 1.0) / 2.0, tile_shape=grid, border=0)
+
+
+def save_image_grid(images, grid, path):
+    """``imagenet/utils.py``'s ``save_images``: merge and write a PNG. Like ``scipy.misc.imsave`` on a float
+    image, the grid's own minimum and maximum are stretched to 0 and 255; written atomically. Returns ``path``."""
+    return write_png(path, bytescale(merge_images(images, grid)))

@@ -1,5 +1,6 @@
-"""Running an experiment: the original's per-epoch log line, sample grids, TensorBoard, checkpoints that
-resume, and the final summary. The experiment scripts assemble these; nothing here changes the arithmetic.
+"""Running an experiment: run directories, checkpoints that resume, the originals' log lines, sample grids,
+TensorBoard, the final summary, and (ImageNet) distribution strategies. The experiment runner
+(:mod:`improved_gan_tf2.experiments`) assembles these; nothing here changes the arithmetic.
 
 A run directory holds ``flags.json``, ``checkpoints/`` (``tf.train.CheckpointManager``; TensorFlow writes each
 checkpoint under a temporary name and then updates the ``checkpoint`` index atomically, so an interrupted save
@@ -16,15 +17,25 @@ import numpy as np
 import tensorflow as tf
 
 from improved_gan_tf2.data.pipeline import evaluation_dataset, semi_supervised_dataset
-from improved_gan_tf2.plotting import save_png
+from improved_gan_tf2.plotting import save_image_grid, save_png
 
 ORIGINAL_LOG_LINE = (
     "Iteration %d, time = %ds, loss_lab = %.4f, loss_unl = %.4f, train err = %.4f, test err = %.4f"
+)
+#: The log line of the ImageNet code (``imagenet/train.py``), fields and order unchanged.
+IMAGENET_LOG_LINE = (
+    "[Batch %(idx)d] time: %(total_time)4.4f, d_loss: %(d_loss).8f, g_loss: %(errG).8f, "
+    "d_loss_real: %(errD_real).8f, d_loss_fake: %(errD_fake).8f, d_loss_class: %(errD_class).8f, "
+    "sec/batch: %(sec_per_batch)4.4f, sec/this batch: %(sec_this_batch)4.4f"
 )
 # The sample grids show the same noise every epoch, drawn apart from the training noise.
 SAMPLE_SEED = 1234
 # Flags that may change between an interrupted run and its resumption.
 RESUMABLE_FLAG_CHANGES = frozenset({"epochs", "out_dir", "data_dir", "verbose", "jit_compile"})
+
+
+#: The key of ``flags.json`` that names the run's experiment (the original script's name).
+EXPERIMENT_KEY = "experiment"
 
 
 class RunMismatchError(ValueError):
@@ -49,7 +60,10 @@ def _json_default(value):
 
 
 class RunDirectory:
-    """The output directory of one run; refuses to resume a run made with different flags."""
+    """The output directory of one run; refuses to resume a run made with different flags.
+
+    ``flags`` are the script's flag values and, under :data:`EXPERIMENT_KEY`, the experiment's name, so that any
+    tool can rebuild the run from its ``flags.json``."""
 
     def __init__(self, out_dir, flags):
         self.path = os.path.abspath(out_dir)
@@ -64,6 +78,9 @@ class RunDirectory:
         if os.path.exists(self._flags_path):
             with open(self._flags_path) as stream:
                 stored = json.load(stream)
+            if EXPERIMENT_KEY in self.flags and EXPERIMENT_KEY not in stored:
+                # written before flags.json named its experiment: the other flags identify the run
+                stored[EXPERIMENT_KEY] = self.flags[EXPERIMENT_KEY]
             changed = sorted(
                 key for key in set(stored) | set(self.flags)
                 if key not in RESUMABLE_FLAG_CHANGES and stored.get(key) != self.flags.get(key)
@@ -109,11 +126,6 @@ def restore_checkpoint(manager):
     if path:
         manager.checkpoint.restore(path).assert_existing_objects_matched()
     return path
-
-
-def restore_latest(manager, epoch):
-    """Restore the newest checkpoint, if any. Returns the number of epochs it had completed (0 if none)."""
-    return int(epoch.numpy()) if restore_checkpoint(manager) else 0
 
 
 class OriginalEpochLog(keras.callbacks.Callback):
@@ -211,7 +223,7 @@ def fit_semi_supervised(gan, run, *, x_lab, y_lab, x_unl, x_test, y_test, x_init
         random_states=gan.random_states(),
         **(gan.checkpoint_objects() if hasattr(gan, "checkpoint_objects") else {}),
     )
-    start_epoch = restore_latest(manager, epoch_variable)
+    start_epoch = int(epoch_variable.numpy()) if restore_checkpoint(manager) else 0
     run.trim_history(start_epoch)
     if start_epoch == 0:
         gan.initialize(x_init, batch_size)
@@ -256,3 +268,128 @@ def fit_semi_supervised(gan, run, *, x_lab, y_lab, x_unl, x_test, y_test, x_init
     }
     run.write_summary(summary)
     return summary
+
+
+# ---------------------------------------------------------------------- ImageNet: strategies, checkpoints by step, log
+
+
+def _cluster_size(tf_config):
+    cluster = tf_config.get("cluster", {})
+    return sum(len(cluster.get(kind, [])) for kind in ("chief", "worker"))
+
+
+def make_strategy(kind="auto"):
+    """The distribution strategy: ``"auto"`` is ``MultiWorkerMirroredStrategy`` when ``TF_CONFIG`` names more
+    than one worker, else ``MirroredStrategy`` over the visible GPUs (the CPU if there are none);
+    ``"mirrored"``, ``"multi_worker"`` and ``"default"`` (no strategy) force one."""
+    if kind == "auto":
+        tf_config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
+        kind = "multi_worker" if _cluster_size(tf_config) > 1 else "mirrored"
+    if kind == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if kind == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if kind == "default":
+        return tf.distribute.get_strategy()
+    raise ValueError(f"strategy must be 'auto', 'mirrored', 'multi_worker' or 'default', got {kind!r}.")
+
+
+def is_chief(strategy):
+    """True on the one process that writes logs, samples and checkpoints."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    if resolver.task_type == "chief":
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
+
+
+def make_checkpoint_manager(model, directory, max_to_keep=5):
+    """``tf.train.Checkpoint`` of the model (weights, reference batch, sample inputs, step) and both
+    optimizers, in a manager keeping the last ``max_to_keep`` (the original ``Saver``'s default) as
+    ``DCGAN.model-<step>``."""
+    # "d_optimizer" / "g_optimizer": the keys of the checkpoints written so far (and the original's d_optim/g_optim)
+    checkpoint = tf.train.Checkpoint(model=model, d_optimizer=model.discriminator_optimizer,
+                                     g_optimizer=model.generator_optimizer)
+    return tf.train.CheckpointManager(checkpoint, directory, max_to_keep=max_to_keep, checkpoint_name="DCGAN.model")
+
+
+def save_checkpoint(manager, model):
+    """Save ``manager``'s checkpoint numbered by the model's step; returns its path."""
+    return manager.save(checkpoint_number=int(model.step.numpy()))
+
+
+class ImageNetTrainingMonitor(keras.callbacks.Callback):
+    """What ``train.py``'s loop does around the update, as a ``fit`` callback.
+
+    Every ``print_every_secs`` (15) the original's log line (:data:`IMAGENET_LOG_LINE`, same fields and order; the
+    losses are the replicas' mean, where the original printed tower 0's) and the running top-1 error, also
+    written as TensorBoard scalars; an 8x8 grid of the fixed sample inputs to ``sample_dir/train_<step>.png``
+    (and TensorBoard) every 10 batches for the first 300 and then every ``sample_every_secs`` (300); a
+    checkpoint every ``checkpoint_every_secs`` (3600). Only the chief writes (``chief=False`` on the others).
+    """
+
+    def __init__(self, manager=None, sample_dir=None, log_dir=None, print_every_secs=15.0,
+                 sample_every_secs=300.0, checkpoint_every_secs=3600.0, chief=True, print_fn=print):
+        super().__init__()
+        self.manager = manager
+        self.sample_dir = sample_dir
+        self.print_every_secs = float(print_every_secs)
+        self.sample_every_secs = float(sample_every_secs)
+        self.checkpoint_every_secs = float(checkpoint_every_secs)
+        self.chief = bool(chief)
+        self.print_fn = print_fn
+        self.writer = tf.summary.create_file_writer(log_dir) if (log_dir and self.chief) else None
+        self.idx = 0
+        self.written = []
+
+    def on_train_begin(self, logs=None):
+        now = time.time()
+        self.start_time = self.print_time = self.sample_time = self.save_time = now
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.batch_start_time = time.time()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.idx += 1
+        idx = self.idx
+        if not self.chief:
+            return
+        logs = logs or {}
+        step = int(self.model.step.numpy())
+        if time.time() - self.print_time > self.print_every_secs:
+            self.print_time = time.time()
+            values = {k: float(np.mean(np.asarray(v))) for k, v in logs.items()}
+            fields = dict(
+                idx=idx,
+                total_time=self.print_time - self.start_time,
+                d_loss=values["d_loss_fake"] + values["d_loss_real"] + values["d_loss_class"],
+                errG=values["g_loss"], errD_real=values["d_loss_real"], errD_fake=values["d_loss_fake"],
+                errD_class=values["d_loss_class"],
+                sec_per_batch=(self.print_time - self.start_time) / (idx + 1.0),
+                sec_this_batch=self.print_time - self.batch_start_time,
+            )
+            self.print_fn(IMAGENET_LOG_LINE % fields)
+            self.print_fn("running top-1 error rate[%g]" % values["avg_error_rate"])
+            if self.writer is not None:
+                with self.writer.as_default(step=step):
+                    for name, value in values.items():
+                        tf.summary.scalar(name, value)
+                    tf.summary.scalar("sec_per_batch", fields["sec_per_batch"])
+        if (idx < 300 and idx % 10 == 0) or time.time() - self.sample_time > self.sample_every_secs:
+            self.sample_time = time.time()
+            self.write_samples(step)
+        if self.manager is not None and time.time() - self.save_time > self.checkpoint_every_secs:
+            self.save_time = time.time()
+            self.written.append(save_checkpoint(self.manager, self.model))
+
+    def write_samples(self, step):
+        samples = self.model.sample().numpy()
+        if self.sample_dir:
+            path = os.path.join(self.sample_dir, "train_%d.png" % step)
+            self.written.append(save_image_grid(samples, (8, 8), path))
+        if self.writer is not None:
+            with self.writer.as_default(step=step):
+                tf.summary.image("G", (samples[:16] + 1.0) / 2.0, max_outputs=16)
+            self.writer.flush()

@@ -28,17 +28,13 @@ from improved_gan_tf2.layers import (
     WeightNormConv2DTranspose,
     WeightNormDense,
 )
+from improved_gan_tf2 import experiments
+from improved_gan_tf2.experiments.cifar_svhn import CIFAR_SVHN_EXPERIMENTS as EXPERIMENTS
+from improved_gan_tf2.experiments.runner import first_epoch_init_batch as init_batch
 from improved_gan_tf2.models.semi_supervised import SemiSupervisedGAN
-from improved_gan_tf2.networks.cifar_svhn import (
-    EXPERIMENTS,
-    cifar_sample_grid,
-    cifar_svhn_discriminator,
-    cifar_svhn_gan,
-    cifar_svhn_generator,
-    init_batch,
-    svhn_sample_grid,
-)
+from improved_gan_tf2.networks.cifar_svhn import cifar_svhn_discriminator, cifar_svhn_generator
 from improved_gan_tf2.optimizers import OriginalAdam
+from improved_gan_tf2.plotting import cifar_sample_grid, svhn_sample_grid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPTS = os.path.join(ROOT, "mnist_svhn_cifar")
@@ -53,6 +49,12 @@ TINY = ["--batch_size=10", "--count=2", "--width_scale=0.0625"]
 # ============================================================================ networks vs the original
 
 
+def cifar_svhn_gan(name, **flags):
+    """The compiled model of the script ``train_<name>`` with ``flags`` (the others at their defaults)."""
+    experiment = experiments.get_experiment(f"train_{name}")
+    return experiments.build_model(experiment, dict(experiment.default_flags(), **flags))
+
+
 def _layers(model, kinds):
     return [layer for layer in model.layers if isinstance(layer, kinds)]
 
@@ -60,9 +62,10 @@ def _layers(model, kinds):
 @pytest.mark.parametrize("name", sorted(EXPERIMENTS))
 def test_discriminators_follow_the_original_layer_lists(name):
     spec = EXPERIMENTS[name]
-    model = cifar_svhn_discriminator(spec.discriminator_widths, spec.input_noise, spec.minibatch_kernels)
-    w1, w2 = {"svhn_feature_matching": (64, 128)}.get(name, (96, 192))
-    assert spec.discriminator_widths == (w1, w2)
+    networks = spec.networks
+    model = cifar_svhn_discriminator(networks.discriminator_widths, networks.input_noise, networks.minibatch_kernels)
+    w1, w2 = {"train_svhn_feature_matching": (64, 128)}.get(name, (96, 192))
+    assert networks.discriminator_widths == (w1, w2)
     convs = _layers(model, WeightNormConv2D)
     assert [(c.filters, c.strides[0], c.padding) for c in convs] == [
         (w1, 1, "half"), (w1, 1, "half"), (w1, 2, "half"), (w2, 1, "half"), (w2, 1, "half"), (w2, 2, "half"),
@@ -82,7 +85,7 @@ def test_discriminators_follow_the_original_layer_lists(name):
     assert model.outputs[1].shape == (None, w2)  # features: the global-pool output
     # the original's parameter lists: 9 weight-normalized layers of (W, b, g), minibatch (theta, lws, b), dense
     slots = port.original_parameter_slots(model)
-    mb = 3 if spec.minibatch_kernels else 0
+    mb = 3 if networks.minibatch_kernels else 0
     assert len(slots) == 30 + mb and sum(s.trainable for s in slots) == 21 + mb
     trainable = {v.path for v in model.trainable_variables}
     assert {s.variable.path for s in slots if s.trainable} == trainable
@@ -169,7 +172,7 @@ def test_minibatch_cifar_order_uses_one_rng_and_one_unlabelled_copy():
 
 
 def test_learning_rate_ramps_down_as_the_originals():
-    cifar, svhn = EXPERIMENTS["cifar_feature_matching"], EXPERIMENTS["svhn_minibatch_discrimination"]
+    cifar, svhn = EXPERIMENTS["train_cifar_feature_matching"], EXPERIMENTS["train_svhn_minibatch_discrimination"]
     assert (cifar.epochs, svhn.epochs, cifar.count, svhn.count) == (1200, 900, 400, 100)
     for epoch in (0, 399, 400, 401, 800, 1199):
         assert cifar.learning_rate(0.0003, epoch) == pytest.approx(0.0003 * min(3.0 - epoch / 400.0, 1.0))
@@ -304,9 +307,9 @@ def test_label_smoothing_is_one_sided(rng):
     entropy = -(0.75 * np.log(0.75) + 0.25 * np.log(0.25))
     real = 0.75 * softplus(-s_unl) + 0.25 * softplus(s_unl) - entropy
     expected = 0.5 * real.mean() + 0.5 * softplus(s_gen).mean()
-    got = gan._unsupervised_loss(tf.constant(l_unl), tf.constant(l_gen)).numpy()
+    got = losses.unsupervised_loss(tf.constant(l_unl), tf.constant(l_gen), gan.label_smoothing).numpy()
     assert got == pytest.approx(expected, rel=1e-6)
-    plain = _tiny_gan()._unsupervised_loss(tf.constant(l_unl), tf.constant(l_gen)).numpy()
+    plain = losses.unsupervised_loss(tf.constant(l_unl), tf.constant(l_gen), _tiny_gan().label_smoothing).numpy()
     assert plain == pytest.approx(losses.unsupervised_loss(l_unl, l_gen).numpy())  # 0: the original's loss_unl
     with pytest.raises(ValueError, match="label_smoothing"):
         _tiny_gan(label_smoothing=1.0)
@@ -352,7 +355,7 @@ def test_historical_averaging_penalizes_the_distance_from_the_running_mean(rng):
 
 def test_ablation_networks(rng):
     gan = cifar_svhn_gan("cifar_minibatch_discrimination", width_scale=0.0625, batch_size=4,
-                         virtual_batch_norm=True, minibatch_features=False, use_labels=False)
+                         virtual_batch_norm=True, no_minibatch_features=True, no_labels=True)
     assert not _layers(gan.discriminator, MinibatchDiscrimination) and not gan.use_labels
     assert len(_layers(gan.generator, VirtualBatchNorm)) == 3
     assert gan.generator_steps == 3 and gan.generator_loss == "minibatch"
@@ -520,7 +523,7 @@ def test_defaults_and_input_errors(tmp_path):
         assert column in text.replace("\n", " "), column
     for name, spec in EXPERIMENTS.items():  # what the other scripts take their defaults from
         assert (spec.count, spec.epochs, spec.ramp_epochs) == {"cifar": (400, 1200, 400), "svhn": (100, 900, 300)}[
-            name.split("_")[0]]
+            name.split("_")[1]]
 
     code, _, stderr = results["svhn_missing"]
     assert code == 2 and "Traceback" not in stderr

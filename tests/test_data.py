@@ -63,7 +63,7 @@ def _write_idx_set(directory, arrays, gz):
 def test_mnist_idx(tmp_path, gz):
     arrays = _mnist_arrays()
     _write_idx_set(tmp_path, arrays, gz)
-    d = load_mnist("mnist_idx", tmp_path)
+    d = load_mnist(tmp_path, dataset="mnist_idx")
     xtr, ytr, xte, yte = arrays
     assert d["x_train"].dtype == np.float32 and d["x_train"].shape == (30, 784)
     assert d["y_train"].dtype == np.int32 and d["x_test"].shape == (12, 784)
@@ -72,7 +72,7 @@ def test_mnist_idx(tmp_path, gz):
     np.testing.assert_array_equal(d["y_train"], ytr.astype(np.int32))
     np.testing.assert_array_equal(d["y_test"], yte.astype(np.int32))
     # auto mode finds the same files
-    d2 = load_mnist("mnist", str(tmp_path))
+    d2 = load_mnist(str(tmp_path), dataset="mnist")
     np.testing.assert_array_equal(d2["x_train"], d["x_train"])
 
 
@@ -83,22 +83,22 @@ def test_mnist_idx_bad_header_and_truncation(tmp_path):
     bad = tmp_path / "train-images-idx3-ubyte"
     bad.write_bytes(_idx_bytes(ytr, 2049))
     with pytest.raises(DataFormatError) as e:
-        load_mnist("mnist_idx", tmp_path)
+        load_mnist(tmp_path, dataset="mnist_idx")
     assert "train-images-idx3-ubyte" in str(e.value) and "magic" in str(e.value) and "2051" in str(e.value)
     assert "yann.lecun.com/exdb/mnist" in str(e.value)
     # truncated data
     bad.write_bytes(_idx_bytes(xtr, 2051)[:-7])
     with pytest.raises(DataFormatError, match=r"train-images-idx3-ubyte.*truncated"):
-        load_mnist("mnist_idx", tmp_path)
+        load_mnist(tmp_path, dataset="mnist_idx")
     # truncated header
     bad.write_bytes(_idx_bytes(xtr, 2051)[:9])
     with pytest.raises(DataFormatError, match="truncated header"):
-        load_mnist("mnist_idx", tmp_path)
+        load_mnist(tmp_path, dataset="mnist_idx")
     # label count differs from image count
     bad.write_bytes(_idx_bytes(xtr, 2051))
     (tmp_path / "train-labels-idx1-ubyte").write_bytes(_idx_bytes(ytr[:-1], 2049))
     with pytest.raises(DataFormatError, match="train-labels-idx1-ubyte"):
-        load_mnist("mnist_idx", tmp_path)
+        load_mnist(tmp_path, dataset="mnist_idx")
 
 
 def test_mnist_idx_truncated_gzip(tmp_path):
@@ -106,7 +106,7 @@ def test_mnist_idx_truncated_gzip(tmp_path):
     p = tmp_path / "t10k-images-idx3-ubyte.gz"
     p.write_bytes(p.read_bytes()[:200])
     with pytest.raises(DataFormatError) as e:
-        load_mnist("mnist_idx", tmp_path)
+        load_mnist(tmp_path, dataset="mnist_idx")
     assert "t10k-images-idx3-ubyte.gz" in str(e.value)
 
 
@@ -122,7 +122,7 @@ def _original_npz(path, seed=1):
 
 def test_mnist_npz_original_layout(tmp_path):
     arrs = _original_npz(tmp_path / "mnist.npz")
-    d = load_mnist("mnist_npz", tmp_path)
+    d = load_mnist(tmp_path, dataset="mnist_npz")
     # the original: trainx = concatenate([x_train, x_valid]).astype(float32)
     np.testing.assert_array_equal(d["x_train"], np.concatenate([arrs["x_train"], arrs["x_valid"]]).astype(np.float32))
     np.testing.assert_array_equal(d["y_train"], np.concatenate([arrs["y_train"], arrs["y_valid"]]).astype(np.int32))
@@ -130,17 +130,17 @@ def test_mnist_npz_original_layout(tmp_path):
     assert d["x_train"].shape == (60, 784) and d["x_train"].dtype == np.float32 and d["y_test"].dtype == np.int32
     # auto mode prefers mnist.npz over IDX files in the same directory
     _write_idx_set(tmp_path, _mnist_arrays(), gz=False)
-    np.testing.assert_array_equal(load_mnist("mnist", tmp_path)["x_train"], d["x_train"])
+    np.testing.assert_array_equal(load_mnist(tmp_path, dataset="mnist")["x_train"], d["x_train"])
 
 
 def test_mnist_npz_malformed(tmp_path):
     (tmp_path / "mnist.npz").write_bytes(b"version https://git-lfs.github.com/spec/v1\noid sha256:abc\n")
     with pytest.raises(DataFormatError) as e:
-        load_mnist("mnist", tmp_path)
+        load_mnist(tmp_path, dataset="mnist")
     assert "mnist.npz" in str(e.value) and "github.com/openai/improved-gan" in str(e.value)
     np.savez(tmp_path / "mnist.npz", x_train=np.zeros((3, 784), np.float32))
     with pytest.raises(DataFormatError, match="x_valid"):
-        load_mnist("mnist_npz", tmp_path)
+        load_mnist(tmp_path, dataset="mnist_npz")
 
 
 def test_mnist_missing_lists_every_option(tmp_path, monkeypatch):
@@ -148,7 +148,7 @@ def test_mnist_missing_lists_every_option(tmp_path, monkeypatch):
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(DataNotFoundError) as e:
-        load_mnist("mnist", empty)
+        load_mnist(empty, dataset="mnist")
     msg = str(e.value)
     assert isinstance(e.value, FileNotFoundError)
     for needle in ("mnist.npz", "mnist_svhn_cifar10/mnist.npz", "github.com/openai/improved-gan",
@@ -158,13 +158,13 @@ def test_mnist_missing_lists_every_option(tmp_path, monkeypatch):
     # an incomplete IDX set names what is missing
     (empty / "train-images-idx3-ubyte").write_bytes(_idx_bytes(np.zeros((1, 28, 28)), 2051))
     with pytest.raises(DataNotFoundError, match="t10k-labels-idx1-ubyte"):
-        load_mnist("mnist", empty)
+        load_mnist(empty, dataset="mnist")
     with pytest.raises(DataNotFoundError, match="mnist.npz"):
-        load_mnist("mnist_npz", empty)
+        load_mnist(empty, dataset="mnist_npz")
     with pytest.raises(DataNotFoundError, match="mnist"):
-        load_mnist("mnist_tfds", empty)
+        load_mnist(empty, dataset="mnist_tfds")
     with pytest.raises(ValueError, match="mnist_sample"):
-        load_mnist("nonsense", empty)
+        load_mnist(empty, dataset="nonsense")
 
 
 # ============================================================================== tfds (faked)
@@ -201,7 +201,7 @@ def test_tfds_mnist_reads_through_builder(monkeypatch):
     y = r.randint(0, 10, 6)
     monkeypatch.setattr(tfds_source, "read_split", lambda b, s: {"image": x, "label": y})
     monkeypatch.setattr(tfds_source, "find_prepared", lambda name, data_dir: (_FakeBuilder(None), []))
-    d = load_mnist("mnist_tfds")
+    d = load_mnist(dataset="mnist_tfds")
     np.testing.assert_array_equal(d["x_train"], (x.reshape(6, 784) / 255.0).astype(np.float32))
     assert d["y_train"].dtype == np.int32
 
@@ -377,7 +377,7 @@ def test_shipped_mnist_sample():
     train_idx = np.concatenate([np.flatnonzero(y == c)[:400] for c in range(10)])
     test_idx = np.concatenate([np.flatnonzero(y == c)[400:] for c in range(10)])
     assert len(np.intersect1d(train_idx, test_idx)) == 0
-    d = load_mnist("mnist_sample")
+    d = load_mnist(dataset="mnist_sample")
     assert d["x_train"].shape == (4000, 784) and d["x_test"].shape == (1000, 784)
     assert d["x_train"].dtype == np.float32 and d["y_train"].dtype == np.int32
     assert 0.0 == d["x_train"].min() and d["x_train"].max() == 1.0

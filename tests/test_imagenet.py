@@ -13,6 +13,7 @@ import tensorflow as tf
 import numpy_reference as ref
 import numpy_reference_imagenet as iref
 from improved_gan_tf2 import layers as L
+from improved_gan_tf2 import losses, optimizers, plotting, training
 from improved_gan_tf2.data import imagenet as data
 from improved_gan_tf2.data.errors import DataFormatError, DataNotFoundError
 from improved_gan_tf2.models import imagenet as gan_lib
@@ -22,6 +23,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = dict(batch_size=3, z_dim=8, gf_dim=4, df_dim=2, image_size=32, num_classes=5, minibatch_kernels=4,
             minibatch_kernel_dim=3, sample_size=4)
 
+
+
+def parameter_count(model):
+    """Number of trainable parameters (for checks against the original's widths)."""
+    return int(sum(np.prod(w.shape) for w in model.trainable_weights))
 
 def _set(layer, **values):
     for name, value in values.items():
@@ -168,7 +174,7 @@ def test_full_width_networks_have_the_original_shapes_and_initializers():
     # the original's variables: linear Matrix + bias, each deconv w [5, 5, out, in] + biases, VBN gamma + beta
     deconvs = [(512 + 64, 256), (256 + 64, 128), (128 + 32, 64), (64 + 16, 64), (64 + 8, 64), (64 + 8, 3)]
     expected = 8192 * 8192 + 8192 + 2 * 512 + sum(25 * i * o + o for i, o in deconvs) + 2 * (256 + 128 + 64 * 3)
-    assert nets.parameter_count(gen) == expected
+    assert parameter_count(gen) == expected
     out = gen.get_layer("g_h6")
     np.testing.assert_allclose(out.bias.numpy(), -0.45)
     assert abs(out.kernel.numpy().std() - 0.075) < 0.004
@@ -184,7 +190,7 @@ def test_full_width_networks_have_the_original_shapes_and_initializers():
     convs = [(3, 64), (64, 128), (128, 256), (256, 256), (256, 256), (256, 512), (512, 512)]
     expected = sum(9 * i * o + o + 2 * o for i, o in convs)  # w, biases, gamma0/1 + beta0/1 (o/2 each)
     expected += 8192 * 2560 + 2560 + 2 * 2560 + 2560 * 15000 + 15000 + 3160 * 1001 + 1001
-    assert nets.parameter_count(disc) == expected
+    assert parameter_count(disc) == expected
     kernel = disc.get_layer("d_h1_conv").kernel.numpy()
     assert np.abs(kernel).max() <= 0.04 + 1e-6 and abs(kernel.std() - 0.88 * 0.02) < 0.001  # truncated N(0, .02)
 
@@ -241,18 +247,18 @@ def test_reference_batch_is_fixed_non_trainable_and_checkpointed(rng, tmp_path):
     gan.train_step(_real_batch(rng, gan))
     for before, v in zip(reference, gan.generator.reference_inputs):
         np.testing.assert_array_equal(before, v.numpy())  # unchanged by training
-    manager = gan_lib.make_checkpoint_manager(gan, str(tmp_path))
-    gan_lib.save_checkpoint(manager, gan)
+    manager = training.make_checkpoint_manager(gan, str(tmp_path))
+    training.save_checkpoint(manager, gan)
     other = _tiny_gan(seed=6)
     assert not np.allclose(other.generator.reference_inputs[0].numpy(), reference[0])
-    assert gan_lib.restore_latest(gan_lib.make_checkpoint_manager(other, str(tmp_path))).endswith("DCGAN.model-1")
+    assert training.restore_checkpoint(training.make_checkpoint_manager(other, str(tmp_path))).endswith("DCGAN.model-1")
     for v, w in zip(gan.weights, other.weights):
         np.testing.assert_array_equal(v.numpy(), w.numpy())
-    for v, w in zip(gan.d_optimizer.variables + gan.g_optimizer.variables,
-                    other.d_optimizer.variables + other.g_optimizer.variables):
+    for v, w in zip(gan.discriminator_optimizer.variables + gan.generator_optimizer.variables,
+                    other.discriminator_optimizer.variables + other.generator_optimizer.variables):
         np.testing.assert_array_equal(v.numpy(), w.numpy())
     np.testing.assert_array_equal(other.sample_inputs[-1].numpy(), samples[-1])
-    np.testing.assert_allclose(other.generate().numpy(), gan.generate().numpy(), atol=1e-6)
+    np.testing.assert_allclose(other.sample().numpy(), gan.sample().numpy(), atol=1e-6)
 
 
 # ---------------------------------------------------------------- losses, optimizer, train step
@@ -262,19 +268,19 @@ def test_losses_match_build_model(rng):
     class_logits = (rng.randn(2 * b, k + 1) * 3).astype(np.float32)
     labels = rng.randint(0, k, b)
     class_logits[0, labels[0]] = 50.0  # one certainly right
-    out = gan_lib.imagenet_losses(class_logits, labels)
+    out = losses.imagenet_losses(class_logits, labels)
     expected = iref.build_model_losses(class_logits.astype(np.float64), labels)
     for name, value in expected.items():
         np.testing.assert_allclose(out[name].numpy(), value, rtol=1e-5, atol=1e-6, err_msg=name)
-    np.testing.assert_allclose(nets.gan_logits(class_logits).numpy(), iref.gan_logits(class_logits), rtol=1e-5)
-    assert gan_lib.D_LABEL_SMOOTH == 0.25 and gan_lib.GENERATOR_TARGET_PROB == 0.375
+    np.testing.assert_allclose(losses.gan_logits(class_logits).numpy(), iref.gan_logits(class_logits), rtol=1e-5)
+    assert losses.PAPER_LABEL_SMOOTHING == 0.25 and losses.IMAGENET_GENERATOR_TARGET == 0.375
 
 
 def test_keras_adam_is_tf1_adam(rng):
     target = rng.randn(6)
     w = tf.Variable(rng.randn(6).astype(np.float32))
     init = w.numpy().astype(np.float64)
-    opt = gan_lib.original_adam(0.0004, 0.5)
+    opt = optimizers.tf1_adam(0.0004, 0.5)
     for _ in range(5):
         with tf.GradientTape() as tape:
             loss = tf.reduce_sum((w - target) ** 2)
@@ -294,7 +300,7 @@ def test_train_step_updates_both_players_once_from_one_forward_pass(rng):
     for name in ("d_loss", "g_loss", "d_loss_real", "d_loss_fake", "d_loss_class", "error_rate"):
         np.testing.assert_allclose(logs[name].numpy(), losses[name].numpy(), rtol=1e-5, err_msg=name)
     assert int(gan.step.numpy()) == 1
-    assert int(gan.d_optimizer.iterations.numpy()) == 1 and int(gan.g_optimizer.iterations.numpy()) == 1
+    assert int(gan.discriminator_optimizer.iterations.numpy()) == 1 and int(gan.generator_optimizer.iterations.numpy()) == 1
     # first Adam step: each parameter moves by lr * g / (|g| + eps / sqrt(1 - b2)) in the gradient's sign
     for before, v, g in zip(d_before + g_before, gan.discriminator.trainable_variables +
                             gan.generator.trainable_variables, list(d_grads) + list(g_grads)):
@@ -325,9 +331,9 @@ def test_fit_trains_and_monitor_writes_log_line_samples_and_checkpoints(rng, tmp
     gan = _tiny_gan(sample_size=64)
     images, labels = _real_batch(rng, gan)
     dataset = tf.data.Dataset.from_tensors((images, labels)).repeat()
-    manager = gan_lib.make_checkpoint_manager(gan, str(tmp_path / "ckpt"))
+    manager = training.make_checkpoint_manager(gan, str(tmp_path / "ckpt"))
     lines = []
-    monitor = gan_lib.ImageNetTrainingMonitor(manager, str(tmp_path), str(tmp_path / "logs"), print_every_secs=0,
+    monitor = training.ImageNetTrainingMonitor(manager, str(tmp_path), str(tmp_path / "logs"), print_every_secs=0,
                                               checkpoint_every_secs=0, print_fn=lines.append)
     history = gan.fit(dataset, steps_per_epoch=10, epochs=1, verbose=0, callbacks=[monitor], shuffle=False)
     assert int(gan.step.numpy()) == 10 and np.all(np.isfinite(history.history["d_loss"]))
@@ -344,10 +350,10 @@ def test_fit_trains_and_monitor_writes_log_line_samples_and_checkpoints(rng, tmp
 
 def test_sample_grid_is_utils_merge_then_imsave(rng, tmp_path):
     images = rng.uniform(-0.5, 0.8, (6, 4, 5, 3))
-    grid = gan_lib.merge_images(images, (2, 3))
+    grid = plotting.merge_images(images, (2, 3))
     np.testing.assert_allclose(grid, iref.merge((images + 1) / 2, (2, 3)))
     from PIL import Image
-    path = gan_lib.save_image_grid(images, (2, 3), str(tmp_path / "g.png"))
+    path = plotting.save_image_grid(images, (2, 3), str(tmp_path / "g.png"))
     np.testing.assert_array_equal(np.asarray(Image.open(path)), iref.scipy_bytescale(grid))
 
 

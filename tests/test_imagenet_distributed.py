@@ -39,6 +39,7 @@ WORKER = textwrap.dedent("""
     else:
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
     import keras
+    from improved_gan_tf2 import training
     from improved_gan_tf2.models import imagenet as gan_lib
     sys.path.insert(0, os.path.join(os.environ["PYTHONPATH"], "tests"))
     from test_imagenet_distributed import replica_batch
@@ -66,10 +67,10 @@ WORKER = textwrap.dedent("""
         copies = [c.numpy() for c in getattr(w.value, "values", [w.value])]
         spread = max([spread] + [float(np.max(np.abs(c - copies[0]))) for c in copies])
         final.append(copies[0])
-    if gan_lib.is_chief(strategy):  # only the chief writes a checkpoint: must not hang the others
-        gan_lib.save_checkpoint(gan_lib.make_checkpoint_manager(gan, out + "_ckpt"), gan)
+    if training.is_chief(strategy):  # only the chief writes a checkpoint: must not hang the others
+        training.save_checkpoint(training.make_checkpoint_manager(gan, out + "_ckpt"), gan)
     np.savez(out, replicas=replicas, spread=spread, step=int(gan.step.numpy()),
-             d_iterations=int(gan.d_optimizer.iterations.numpy()),
+             d_iterations=int(gan.discriminator_optimizer.iterations.numpy()),
              **{"initial_%d" % i: v for i, v in enumerate(initial)}, **{"final_%d" % i: v for i, v in enumerate(final)})
     print("done", mode, replicas, flush=True)
 """)
@@ -198,7 +199,7 @@ def test_multi_worker_mirrored_strategy_on_two_local_workers(tmp_path):
 
 
 def test_make_strategy_reads_tf_config(tmp_path):
-    script = "from improved_gan_tf2.models.imagenet import make_strategy; print(type(make_strategy()).__name__)"
+    script = "from improved_gan_tf2.training import make_strategy; print(type(make_strategy()).__name__)"
     ports = _free_ports(1)
     one = {"cluster": {"worker": ["127.0.0.1:%d" % ports[0]]}, "task": {"type": "worker", "index": 0}}
     run = subprocess.run([sys.executable, "-c", script], env=_env(TF_CONFIG=json.dumps(one)), capture_output=True,

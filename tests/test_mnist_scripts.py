@@ -115,7 +115,7 @@ def test_resuming_with_other_flags_is_refused(two_epoch_run):
 def test_custom_labels_script_records_the_labelled_examples(tmp_path):
     from improved_gan_tf2.data import load_mnist, select_labelled_custom
 
-    mnist = load_mnist("mnist_sample")
+    mnist = load_mnist(dataset="mnist_sample")
     rng = np.random.RandomState(0)
     noisy = mnist["y_test"].astype(np.int64)
     flip = rng.rand(len(noisy)) < 0.2

@@ -2,9 +2,9 @@
 and epoch order. The training code builds its own ``tf.data`` pipelines from these arrays."""
 from .errors import DataFormatError, DataNotFoundError
 from .common import LoadedData
-from .mnist import load_mnist, read_idx, read_mnist_sample, sample_split_indices
-from .cifar10 import load_cifar10, scale_cifar10
-from .svhn import load_svhn, scale_svhn
+from .mnist import DATASETS as MNIST_DATASETS, load_mnist, read_idx, read_mnist_sample, sample_split_indices
+from .cifar10 import DATASETS as CIFAR10_DATASETS, load_cifar10, scale_cifar10
+from .svhn import DATASETS as SVHN_DATASETS, load_svhn, scale_svhn
 from .labelled import (
     CustomLabelledSubset,
     LabelledSubset,
@@ -18,6 +18,9 @@ __all__ = [
     "DataFormatError",
     "DataNotFoundError",
     "LoadedData",
+    "MNIST_DATASETS",
+    "CIFAR10_DATASETS",
+    "SVHN_DATASETS",
     "load_mnist",
     "load_cifar10",
     "load_svhn",

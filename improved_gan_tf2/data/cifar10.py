@@ -181,7 +181,7 @@ def _tfds_option(data_dir) -> str:
 
 
 # ------------------------------------------------------------------------------------ public API
-def load_cifar10(data_dir, dataset: str = "cifar10", raw: bool = False) -> LoadedData:
+def load_cifar10(data_dir=None, dataset: str = "cifar10", raw: bool = False) -> LoadedData:
     """Loads CIFAR-10 as ``dict(x_train, y_train, x_test, y_test)``.
 
     x: float32 NHWC (n, 32, 32, 3) scaled ``(x - 127.5) / 128`` exactly as the original (or the

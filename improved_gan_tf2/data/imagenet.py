@@ -28,6 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from improved_gan_tf2.data.errors import DataFormatError, DataNotFoundError
+from improved_gan_tf2.plotting import bytescale
 
 IMAGE_SIZE = 128
 IMAGE_EXTENSIONS = (".jpeg", ".jpg", ".png")
@@ -35,20 +36,6 @@ TFDS_NAME = "imagenet2012"
 
 
 # ---------------------------------------------------------------------- the original's preprocessing
-
-
-def bytescale(data):
-    """``scipy.misc.bytescale(data)``: a uint8 array is returned as is; any other is stretched from its own
-    minimum and maximum to 0..255, ``(x - min) * 255 / (max - min)``, clipped, plus 0.5, truncated."""
-    data = np.asarray(data)
-    if data.dtype == np.uint8:
-        return data
-    cmin, cmax = data.min(), data.max()
-    cscale = cmax - cmin
-    if cscale == 0:
-        cscale = 1
-    scaled = (data - cmin) * (255.0 / cscale)
-    return (scaled.clip(0, 255) + 0.5).astype(np.uint8)
 
 
 def _round_half_away(x):

@@ -301,7 +301,7 @@ def _from_idx(directory: str) -> LoadedData:
     return out
 
 
-def load_mnist(dataset: str = "mnist", data_dir=None) -> LoadedData:
+def load_mnist(data_dir=None, dataset: str = "mnist") -> LoadedData:
     """Loads MNIST as ``dict(x_train, y_train, x_test, y_test)``: x float32 in [0, 1], shape
     (n, 784); y int32.
 

@@ -104,7 +104,7 @@ def _looked(directory: str):
             for p in (os.path.join(d, f) for d in (os.path.join(directory, SUBDIR), directory) for f in FILES.values())]
 
 
-def load_svhn(data_dir, dataset: str = "svhn", raw: bool = False) -> LoadedData:
+def load_svhn(data_dir=None, dataset: str = "svhn", raw: bool = False) -> LoadedData:
     """Loads SVHN as ``dict(x_train, y_train, x_test, y_test)``.
 
     x: float32 NHWC (n, 32, 32, 3) scaled ``(x - 127.5) / 127.5`` exactly as the original (or

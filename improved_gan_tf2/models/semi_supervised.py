@@ -49,11 +49,9 @@ class SemiSupervisedGAN(keras.Model):
         generated one needs a backward pass.)
       seed: seed of the generator's noise.
       label_smoothing: one-sided label smoothing (paper Sec. 3.4) of the real/generated decision, not in the
-        released code. With ``D(x) = sigmoid(lse(l(x)))`` the unlabelled real examples' target becomes
-        ``1 - label_smoothing`` instead of 1 and the generated examples' target stays 0:
-        ``loss_unl = 0.5 mean(KL(Bernoulli(1 - a) || D(x_unl))) + 0.5 mean(softplus(lse(l_gen)))``, the KL of
-        ``losses.sigmoid_kl_with_logits`` (as the ImageNet code writes its smoothed term). 0 gives exactly the
-        original ``loss_unl``. The labelled examples' K-class cross-entropy is not smoothed.
+        released code: the unlabelled real examples' target becomes ``1 - label_smoothing`` instead of 1 (see
+        ``losses.unsupervised_loss``); 0 gives exactly the original ``loss_unl``. The labelled examples' K-class
+        cross-entropy is not smoothed.
       use_labels: with False, the discriminator's cost is ``unlabeled_weight * loss_unl`` alone (Table 3's
         "-L"); ``loss_lab`` and ``train_err`` are still computed on the labelled batch and logged, untrained.
       historical_averaging: weight of the historical-averaging term (paper Sec. 3.3; 0: off), added to both
@@ -159,14 +157,6 @@ class SemiSupervisedGAN(keras.Model):
         history.update()
         return self.historical_averaging * losses.historical_averaging_penalty(variables, history.averages)
 
-    def _unsupervised_loss(self, logits_unl, logits_gen):
-        if self.label_smoothing == 0.0:
-            return losses.unsupervised_loss(logits_unl, logits_gen)
-        lse_unl = losses.log_sum_exp(logits_unl)
-        lse_gen = losses.log_sum_exp(logits_gen)
-        real = losses.sigmoid_kl_with_logits(lse_unl, 1.0 - self.label_smoothing)
-        return 0.5 * tf.reduce_mean(real) + 0.5 * tf.reduce_mean(tf.nn.softplus(lse_gen))
-
     @property
     def metrics(self):
         return list(self.trackers.values())
@@ -200,7 +190,7 @@ class SemiSupervisedGAN(keras.Model):
         with tf.GradientTape() as tape:
             (logits_lab, _), (logits_unl, _), (logits_gen, _) = self._discriminate([x_lab, x_unl, generated])
             loss_lab = losses.supervised_loss(logits_lab, y_lab)
-            loss_unl = self._unsupervised_loss(logits_unl, logits_gen)
+            loss_unl = losses.unsupervised_loss(logits_unl, logits_gen, self.label_smoothing)
             loss = self.unlabeled_weight * loss_unl
             if self.use_labels:
                 loss = loss_lab + loss

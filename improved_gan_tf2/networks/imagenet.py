@@ -12,7 +12,6 @@
   (again cross batch norm and leaky ReLU), :class:`~improved_gan_tf2.layers.HalvedMinibatchDiscrimination`
   (300 kernels x 50 dims), and 1001 logits (1000 classes + "generated"). It takes the joint batch
   ``concat([real, generated])``.
-- :func:`gan_logits`: ``log sum_{k<1000} exp(l_k) - l_1000``, the real-vs-generated logit.
 
 Widths: ``gf_dim``/``df_dim`` are the original's width multipliers (64 for the paper's model); ``z_dim``,
 ``num_classes``, the minibatch sizes and ``image_size`` (any multiple of 32; the original is fixed at 128) may be
@@ -20,10 +19,9 @@ shrunk for tests and smoke runs. Layer names follow the original's variable scop
 ``d_h0_conv``, ``d_bn_0``, ``d_h``, ``d_indiv_logits``, ...).
 """
 import keras
-import numpy as np
 import tensorflow as tf
 
-from improved_gan_tf2 import layers as L
+from improved_gan_tf2 import layers
 
 Z_DIM = 8192
 GF_DIM = 64
@@ -84,7 +82,7 @@ def build_generator_network(reference_size, z_dim=Z_DIM, gf_dim=GF_DIM, image_si
     normal = keras.initializers.RandomNormal(stddev=0.02)
 
     def vbn_relu_noise(h, level):
-        h = L.VirtualBatchNorm(reference_size, name=f"g_vbn_{level}")(h)
+        h = layers.VirtualBatchNorm(reference_size, name=f"g_vbn_{level}")(h)
         h = keras.layers.ReLU(name=f"g_relu_{level}")(h)
         return keras.layers.Concatenate(axis=-1, name=f"g_concat_{level}")([h, inputs[level + 1]])
 
@@ -92,9 +90,9 @@ def build_generator_network(reference_size, z_dim=Z_DIM, gf_dim=GF_DIM, image_si
     h = keras.layers.Reshape((base, base, gf_dim * 8), name="g_h0_reshape")(h)
     h = vbn_relu_noise(h, 0)
     for level, filters in enumerate([gf_dim * 4, gf_dim * 2, gf_dim, gf_dim, gf_dim], start=1):
-        h = L.Deconv2D(filters, 5, strides=2, padding="same", kernel_initializer=normal, name=f"g_h{level}")(h)
+        h = layers.Deconv2D(filters, 5, strides=2, padding="same", kernel_initializer=normal, name=f"g_h{level}")(h)
         h = vbn_relu_noise(h, level)
-    h = L.Deconv2D(
+    h = layers.Deconv2D(
         3, 5, strides=1, padding="same",
         kernel_initializer=keras.initializers.RandomNormal(stddev=OUT_STDDEV),
         bias_initializer=keras.initializers.Constant(OUT_INIT_BIAS), name="g_h6",
@@ -203,24 +201,13 @@ def build_discriminator(df_dim=DF_DIM, num_classes=NUM_CLASSES, minibatch_kernel
         h = keras.layers.Conv2D(
             df_dim * mult, 3, strides=stride, padding="same", kernel_initializer=conv_init, name=f"d_h{i}_conv"
         )(h)
-        h = L.BatchNormCross(name=f"d_bn_{i}")(h)
+        h = layers.BatchNormCross(name=f"d_bn_{i}")(h)
         h = keras.layers.LeakyReLU(negative_slope=LEAK, name=f"d_lrelu_{i}")(h)
     h = keras.layers.Flatten(name="d_h6_flatten")(h)
     h = keras.layers.Dense(df_dim * 40, kernel_initializer=dense_init, name="d_h7")(h)
-    h = L.BatchNormCross(name="d_bn_7")(h)
+    h = layers.BatchNormCross(name="d_bn_7")(h)
     h = keras.layers.LeakyReLU(negative_slope=LEAK, name="d_lrelu_7")(h)
-    h = L.HalvedMinibatchDiscrimination(minibatch_kernels, minibatch_kernel_dim, kernel_initializer=dense_init,
+    h = layers.HalvedMinibatchDiscrimination(minibatch_kernels, minibatch_kernel_dim, kernel_initializer=dense_init,
                                         name="d_h")(h)
     logits = keras.layers.Dense(int(num_classes) + 1, kernel_initializer=dense_init, name="d_indiv_logits")(h)
     return keras.Model([images, noise], logits, name=name)
-
-
-def gan_logits(class_logits):
-    """``log sum_{k < K} exp(l_k) - l_K``: the logit of "real" against the last, "generated", class."""
-    class_logits = tf.convert_to_tensor(class_logits)
-    return tf.reduce_logsumexp(class_logits[:, :-1], axis=1) - class_logits[:, -1]
-
-
-def parameter_count(model):
-    """Number of trainable parameters (for checks against the original's widths)."""
-    return int(sum(np.prod(w.shape) for w in model.trainable_weights))

@@ -1,0 +1,42 @@
+"""What the benchmarks share: the device's name and the same process's dense matmul rate, the yardstick every
+benchmark reports its figures against (the machines are shared and noisy, so only ratios measured in one run
+compare)."""
+import os
+import time
+
+
+def device_name(tf):
+    """The first GPU's name, or the CPU model and the number of cores visible."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        names = [tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus]
+        return "%d x %s" % (len(names), names[0])
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as stream:
+            model = next((line.split(":", 1)[1].strip() for line in stream if line.startswith("model name")), "")
+    except OSError:
+        pass
+    return f"CPU {model} ({len(os.sched_getaffinity(0))} cores visible)".replace("  ", " ")
+
+
+def matmul_gflops(tf, size, dtype=None, repeats=5):
+    """GFLOP/s of a chain of four ``size``-cube matrix products in ``dtype`` (float32 by default), the best of
+    ``repeats`` runs after a warm-up."""
+    dtype = dtype or tf.float32
+    a = tf.random.normal((size, size), dtype=tf.float32)
+    a, b = tf.cast(a, dtype), tf.cast(tf.transpose(a), dtype)
+
+    @tf.function
+    def chain(x, y):
+        for _ in range(4):
+            x = tf.matmul(x, y) * tf.cast(1.0 / size, dtype)
+        return x
+
+    float(tf.reduce_sum(tf.cast(chain(a, b), tf.float32)))  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        float(tf.reduce_sum(tf.cast(chain(a, b), tf.float32)))
+        best = min(best, time.perf_counter() - start)
+    return 4 * 2 * size ** 3 / best / 1e9

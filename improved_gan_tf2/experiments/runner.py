@@ -1,0 +1,235 @@
+"""The one runner of every experiment record: build its model, prepare its data, train it.
+
+``flags`` is always the dict of the script's flag values (what ``flags.json`` stores; start from
+``experiment.default_flags()`` outside a script). :func:`run` does what the original script does, end to end;
+:func:`build_model` and :func:`prepare_data` are its parts, for the tools (evaluation, comparison with the
+original, benchmarks) that need a model or the data of an experiment without training it.
+"""
+import dataclasses
+import functools
+import os
+import pprint
+from typing import Callable, Dict
+
+import keras
+import numpy as np
+
+from improved_gan_tf2 import cli, training
+from improved_gan_tf2.data import (
+    OriginalEpochOrder,
+    original_rng,
+    select_labelled,
+    select_labelled_custom,
+)
+from improved_gan_tf2.data import imagenet as imagenet_data
+from improved_gan_tf2.experiments import imagenet as imagenet_experiment
+from improved_gan_tf2.experiments.registry import ImageNetExperiment, SemiSupervisedExperiment
+from improved_gan_tf2.models.imagenet import ImageNetGAN
+from improved_gan_tf2.models.semi_supervised import SemiSupervisedGAN
+from improved_gan_tf2.optimizers import OriginalAdam, tf1_adam
+from improved_gan_tf2.plotting import save_image_grid
+
+#: The data-dependent init runs on this many training images (``trainx[:500]`` in every original script).
+INIT_BATCH_SIZE = 500
+
+
+def _check(experiment):
+    if not isinstance(experiment, (SemiSupervisedExperiment, ImageNetExperiment)):
+        raise TypeError(f"not an experiment record: {experiment!r}")
+
+
+def build_model(experiment, flags, strategy=None, optimizer=OriginalAdam, **model_options):
+    """The compiled model of ``experiment`` for ``flags``: a ``SemiSupervisedGAN`` with the record's networks,
+    losses and the original's Adam for both players, or an ``ImageNetGAN`` built in ``strategy``'s scope.
+
+    For the benchmarks, a semi-supervised model may take another ``optimizer`` (called with the learning rate,
+    once per player) and ``model_options`` that override ``SemiSupervisedGAN``'s arguments."""
+    _check(experiment)
+    if isinstance(experiment, ImageNetExperiment):
+        with (strategy or _default_strategy()).scope():
+            gan = ImageNetGAN(**imagenet_experiment.model_arguments(flags))
+            gan.compile(
+                discriminator_optimizer=tf1_adam(flags["discriminator_learning_rate"], flags["beta1"], name="d_adam"),
+                generator_optimizer=tf1_adam(flags["generator_learning_rate"], flags["beta1"], name="g_adam"),
+                jit_compile=flags["jit_compile"],
+            )
+        return gan
+    generator, discriminator = experiment.networks(flags)
+    gan = SemiSupervisedGAN(
+        generator, discriminator, noise_dim=experiment.noise_dim, unlabeled_weight=flags["unlabeled_weight"],
+        generator_loss=experiment.generator_loss, feature_norm=experiment.feature_norm,
+        generator_steps=experiment.generator_steps, seed=flags["seed"],
+        **{**experiment.model_options(flags), **model_options},
+    )
+    gan.compile(optimizer(flags["learning_rate"]), optimizer(flags["learning_rate"]), jit_compile=flags["jit_compile"])
+    return gan
+
+
+def _default_strategy():
+    import tensorflow as tf
+
+    return tf.distribute.get_strategy()
+
+
+# ---------------------------------------------------------------------- semi-supervised experiments
+
+
+@dataclasses.dataclass
+class SemiSupervisedData:
+    """What one semi-supervised run trains and tests on, chosen as the original script chooses it."""
+
+    x_lab: np.ndarray
+    y_lab: np.ndarray
+    x_unl: np.ndarray                      #: the unlabelled training set (every training image)
+    x_test: np.ndarray
+    y_test: np.ndarray
+    x_init: np.ndarray                     #: the data-dependent init batch
+    labelled: tuple                        #: the ``select_labelled`` result (permutation and all)
+    make_epoch_order: Callable[[], OriginalEpochOrder]  #: a fresh epoch order, at epoch 0
+    run_files: Dict[str, np.ndarray]       #: arrays the original saved beside its run (``perm.npy``, ...)
+
+
+def _labelled_and_order(experiment, data, flags):
+    """The labelled subset and a fresh epoch order, from the RNGs the original script uses."""
+    x_train, y_train = data["x_train"], data["y_train"]
+    seed, count = flags["seed"], flags["count"]
+    rng = seed
+    with cli.bad_input():
+        if experiment.labelled_choice == "seed_data":
+            labelled = select_labelled(x_train, y_train, count, flags["seed_data"])
+        elif experiment.labelled_choice == "custom":
+            labelled = select_labelled_custom(x_train, y_train, data["y_train_true"], count, flags["seed_data"],
+                                              balance=flags["balance"])
+        else:  # one RNG, as in the original: two seed draws, the labelled choice, then every epoch's order
+            rng, _, _ = original_rng(seed)
+            labelled = select_labelled(x_train, y_train, count, rng)
+    order = OriginalEpochOrder(rng, len(labelled.x_lab), len(x_train), tiling=experiment.tiling,
+                               unlabelled_copies=experiment.unlabelled_copies)
+    return labelled, order
+
+
+def first_epoch_init_batch(x_lab, first_epoch, size=INIT_BATCH_SIZE):
+    """The CIFAR-10/SVHN scripts' data-dependent-init batch: the first ``size`` rows of epoch 0's tiled, shuffled
+    labelled set (``trainx[:500]``); ``first_epoch`` is that epoch's ``EpochIndices``."""
+    return np.asarray(x_lab)[first_epoch.lab_idx[:size]]
+
+
+def prepare_data(experiment, flags):
+    """Load the experiment's data, choose the labelled examples and the init batch as the original does, and
+    check ``--batch_size`` against the sets; input errors raise ``cli.InputError`` (or a data error)."""
+    data = experiment.load_data(flags)
+    labelled, _ = _labelled_and_order(experiment, data, flags)
+    batch_size = flags["batch_size"]
+    cli.require(batch_size <= min(len(data["x_train"]), len(data["x_test"])),
+                f"--batch_size={batch_size} is larger than the training or test set of {flags['dataset']}.")
+
+    def make_epoch_order():
+        return _labelled_and_order(experiment, data, flags)[1]
+
+    if experiment.init_batch == "permuted":  # MNIST: the first 500 permuted training images
+        x_init = labelled.x_permuted[:INIT_BATCH_SIZE]
+    else:
+        x_init = first_epoch_init_batch(labelled.x_lab, make_epoch_order().next_epoch())
+    run_files = {}
+    if experiment.labelled_choice == "custom":
+        run_files["perm.npy"] = labelled.permutation
+        if flags["balance"]:
+            run_files[f"used_inds_{flags['count']}.npy"] = labelled.used_inds
+    return SemiSupervisedData(labelled.x_lab, labelled.y_lab, data["x_train"], data["x_test"], data["y_test"],
+                              x_init, labelled, make_epoch_order, run_files)
+
+
+def run_flags(experiment, flags):
+    """The flags a run directory records: the script's flags and the experiment's name."""
+    return {**flags, training.EXPERIMENT_KEY: experiment.script}
+
+
+def _run_semi_supervised(experiment, flags):
+    keras.utils.set_random_seed(flags["seed"])
+    if experiment.check_flags is not None:
+        experiment.check_flags(flags)
+    data = prepare_data(experiment, flags)
+    run_directory = training.RunDirectory(flags["out_dir"], run_flags(experiment, flags))
+    for name, array in data.run_files.items():
+        np.save(os.path.join(run_directory.path, name), array)
+    gan = build_model(experiment, flags)
+    return training.fit_semi_supervised(
+        gan, run_directory,
+        x_lab=data.x_lab, y_lab=data.y_lab, x_unl=data.x_unl, x_test=data.x_test, y_test=data.y_test,
+        x_init=data.x_init, epoch_order=data.make_epoch_order(), batch_size=flags["batch_size"],
+        epochs=flags["epochs"], learning_rate_schedule=functools.partial(experiment.learning_rate,
+                                                                         flags["learning_rate"]),
+        make_grid=experiment.sample_grid, evaluation_tail=experiment.evaluation_tail,
+    )
+
+
+# ---------------------------------------------------------------------- ImageNet
+
+
+def _run_imagenet(experiment, flags):
+    if flags["is_train"]:  # before building the model: bad data fails at once, in one line
+        with cli.bad_input():
+            imagenet_data.check_dataset(flags["dataset"], flags["image_width"], flags["tfds_data_dir"])
+    keras.utils.set_random_seed(flags["seed"])
+    strategy = training.make_strategy(flags["strategy"])
+    chief = training.is_chief(strategy)
+    print("strategy: %s, %d replica(s)" % (type(strategy).__name__, strategy.num_replicas_in_sync))
+    if chief:
+        os.makedirs(flags["checkpoint_dir"], exist_ok=True)
+        os.makedirs(flags["sample_dir"], exist_ok=True)
+    gan = build_model(experiment, flags, strategy)
+    manager = training.make_checkpoint_manager(gan, flags["checkpoint_dir"])
+    if training.restore_checkpoint(manager):
+        print(" [*] Load SUCCESS (%s, step %d)" % (manager.latest_checkpoint, int(gan.step.numpy())))
+    else:
+        print(" [!] Load failed...")
+
+    if not flags["is_train"]:
+        cli.require(manager.latest_checkpoint is not None,
+                    "--nois_train needs a checkpoint in %s; train first." % flags["checkpoint_dir"])
+        samples = np.concatenate([gan.sample(flags["batch_size"], seed=i).numpy()
+                                  for i in range(flags["num_test_batches"])])
+        cols = int(np.sqrt(samples.shape[0]))
+        rows = samples.shape[0] // cols
+        path = os.path.join(flags["sample_dir"], "test.png")
+        if chief:
+            save_image_grid(samples, (rows, cols), path)
+            print("wrote %s (%dx%d samples)" % (path, rows, cols))
+        return None
+
+    with cli.bad_input():
+        dataset = imagenet_data.distribute(strategy, flags["batch_size"], flags["dataset"], flags["image_width"],
+                                           seed=flags["seed"], data_dir=flags["tfds_data_dir"])
+    if chief:
+        training.write_json_atomic(os.path.join(flags["checkpoint_dir"], "flags.json"), run_flags(experiment, flags))
+    monitor = training.ImageNetTrainingMonitor(
+        manager if chief else None, flags["sample_dir"], flags["tensorboard_dir"], flags["print_every_secs"],
+        flags["sample_every_secs"], flags["checkpoint_every_secs"], chief=chief,
+    )
+    steps = flags["max_steps"] - int(gan.step.numpy()) if flags["max_steps"] else 10 ** 15
+    print("TRAINING")
+    try:
+        if steps > 0:
+            gan.fit(dataset, epochs=1, steps_per_epoch=steps, callbacks=[monitor], verbose=0, shuffle=False)
+    except KeyboardInterrupt:
+        print("Interrupted at step %d." % int(gan.step.numpy()))
+    finally:
+        if chief:
+            print(" [*] Saved %s" % training.save_checkpoint(manager, gan))
+    print("DONE TRAINING")
+    return None
+
+
+# ---------------------------------------------------------------------- entry point
+
+
+def run(experiment, flags):
+    """Run ``experiment`` with ``flags`` as its original script does: a semi-supervised experiment trains in (and
+    resumes) the run directory ``--out_dir`` and returns its summary; ImageNet trains for ``--max_steps`` (or
+    writes ``test.png`` with ``--nois_train``)."""
+    _check(experiment)
+    if isinstance(experiment, ImageNetExperiment):
+        pprint.PrettyPrinter().pprint(flags)
+        return _run_imagenet(experiment, flags)
+    print(flags)
+    return _run_semi_supervised(experiment, flags)
