@@ -76,7 +76,7 @@ button:focus-visible { outline: 3px solid #1565c0; outline-offset: 2px; }
 kbd { display: inline-block; font: 0.75em ui-monospace, monospace; border: 1px solid #888; border-radius: 0.25rem;
       padding: 0 0.3em; margin-left: 0.3em; background: #fafafa; vertical-align: middle; }
 #error { color: #c62828; font-weight: 600; }
-@media (max-width: 30rem) { h1 { font-size: 1.15rem; } button { min-height: 4.5rem; } }
+@media (max-width: 30rem) { h1 { font-size: 1.15rem; } button { min-height: 4.5rem; } button kbd { display: none; } }
 """
 
 JS = r"""

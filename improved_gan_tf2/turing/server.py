@@ -69,10 +69,14 @@ def prepare(study_path, db_path, host="127.0.0.1", port=8000, threads=8, batch_s
 
 
 def stop(server):
-    """Close a waitress server's sockets and its worker threads (its ``run`` loop then ends)."""
-    if hasattr(server, "map"):  # MultiSocketServer
-        for dispatcher in list(server.map.values()):
+    """Close a waitress server: its listening sockets, its open (keep-alive) connections and its worker threads;
+    its ``run`` loop ends once nothing is left in its map."""
+    dispatchers = getattr(server, "map", None) or getattr(server, "_map", None) or {}
+    for dispatcher in list(dispatchers.values()):
+        try:
             dispatcher.close()
-    else:
+        except OSError:
+            pass
+    if hasattr(server, "close") and server not in dispatchers.values():
         server.close()
     server.task_dispatcher.shutdown(timeout=5)
