@@ -522,6 +522,11 @@ def test_cli_serve_make_study_and_report(tmp_path):
     assert_one_line_error(cli("make-study", "--generated", str(tmp_path / "g.npz"), "--real", str(tmp_path / "r.npz"),
                               "--out=" + str(tmp_path / "other.toml")), "holds 2 arrays \\(x, y\\): choose one with "
                           "--real_key")
+    bad = str(tmp_path / "bad.toml")
+    assert_one_line_error(cli("make-study", "--generated", str(tmp_path / "g.npz"), "--real", str(tmp_path / "r.npz"),
+                              "--real_key=x", "--out=" + bad, "--top_percent=250"),
+                          "bad.toml: condition 'main': top_percent must be in \\(0, 100\\], got 250")
+    assert not os.path.exists(bad) and not os.path.exists(bad + ".tmp")
     # serve on a free port, one vote over HTTP, stop, report
     from improved_gan_tf2.turing.testing import HttpAnnotator
 

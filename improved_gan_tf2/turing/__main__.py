@@ -60,8 +60,12 @@ def _make_study(args):
     real = load_image_set(os.path.abspath(args.real), args.real_key, "--real")
     probe = Condition(name=args.name, feedback=args.feedback, n_generated=1, n_real=1, generated=generated,
                       real=real, top_percent=args.top_percent)
-    n_generated = args.n_generated or min(DEFAULT_COUNT, probe.top_count, len(real.images))
-    n_real = args.n_real or min(n_generated, len(real.images))  # balanced unless told otherwise
+    n_generated = args.n_generated
+    if n_generated is None:
+        n_generated = min(DEFAULT_COUNT, probe.top_count, len(real.images))
+    n_real = args.n_real
+    if n_real is None:
+        n_real = max(1, min(n_generated, len(real.images)))  # balanced unless told otherwise
     base = os.path.dirname(os.path.abspath(args.out))
     lines = ["# Visual Turing test (Salimans et al. 2016, Sec. 4 and 5.1); made by "
              "python -m improved_gan_tf2.turing make-study",
@@ -86,7 +90,10 @@ def _make_study(args):
     try:
         with open(tmp, "w", encoding="utf-8") as f:
             f.write("\n".join(lines) + "\n")
-        load_study(tmp)  # the same checks as serve (the top_percent ranking itself is left to serve)
+        try:
+            load_study(tmp)  # the same checks as serve (the top_percent ranking itself is left to serve)
+        except TuringError as e:
+            raise TuringError(str(e).replace(tmp, args.out))
         os.replace(tmp, args.out)
     except OSError as e:
         raise TuringError("%s: cannot write the study file (%s)" % (args.out, e))

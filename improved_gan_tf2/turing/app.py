@@ -100,7 +100,7 @@ def create_app(study, store):
     @app.get("/")
     def index():
         current = annotator()
-        name = store.condition_for(current, names) if current else store.condition_for("", names)
+        name = store.condition_for(current or "", names)
         return with_annotator(redirect("/c/" + name, code=303), current)
 
     @app.get("/c/<name>")
