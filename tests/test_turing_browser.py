@@ -60,11 +60,16 @@ def server(tmp_path_factory):
         yield base, db_path
 
 
-def wait_phase(driver, phase, timeout=10):
+def wait_phase(driver, phase, progress=None, timeout=10):
+    """Wait until the page is in ``phase`` (and, if given, its progress line starts with ``progress``)."""
     from selenium.webdriver.support.ui import WebDriverWait
 
-    WebDriverWait(driver, timeout, poll_frequency=0.02).until(lambda d: d.find_element("tag name", "body").get_attribute("data-phase")
-                                         == phase)
+    def ready(d):
+        if d.find_element("tag name", "body").get_attribute("data-phase") != phase:
+            return False
+        return progress is None or d.find_element("id", "progress").text.startswith(progress)
+
+    WebDriverWait(driver, timeout, poll_frequency=0.02).until(ready)
 
 
 def answer(driver, i, choice):
@@ -121,15 +126,13 @@ def test_feedback_mode_by_clicks_and_keys(browser, server):
     browser.get(base + "/c/feedback")
     choices = []
     for i in range(20):
-        wait_phase(browser, "answer")
+        wait_phase(browser, "answer", "Image %d of 20" % (i + 1))
         if i == 0:
             check_page(browser, base)
-        progress = browser.find_element("id", "progress").text
-        assert progress.startswith("Image %d of 20" % (i + 1)), progress
         choice = "real" if (i * 7) % 3 else "generated"
         answer(browser, i, choice)
         choices.append(choice)
-        wait_phase(browser, "feedback")
+        wait_phase(browser, "feedback", "Answered %d of 20" % (i + 1))
         result = browser.find_element("id", "result").text
         truth = votes(db_path, "feedback")[i][2]
         assert result == "%s: this image is %s." % ("Right" if choice == truth else "Wrong", truth), result
@@ -155,7 +158,7 @@ def test_plain_mode_by_clicks_and_keys(browser, server):
     browser.get(base + "/c/plain")
     choices = []
     for i in range(20):
-        wait_phase(browser, "answer")
+        wait_phase(browser, "answer", "Image %d of 20" % (i + 1))
         assert browser.find_element("id", "progress").text == "Image %d of 20" % (i + 1)
         assert browser.find_element("id", "result").is_displayed() is False
         if i == 4:
