@@ -32,6 +32,8 @@ setup(
         "tensorboard",  # summaries (TensorFlow >= 2.20 no longer installs it)
         "scipy",  # SVHN's .mat files
         "pillow",  # PNG sample grids, image directories
+        "flask",  # the visual Turing test's web app (improved_gan_tf2.turing)
+        "waitress",  # its production WSGI server
     ],
-    extras_require={"test": ["pytest"]},
+    extras_require={"test": ["pytest", "selenium"]},
 )
