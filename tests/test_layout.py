@@ -20,6 +20,7 @@ LEVELS = [
     {"training"},
     {"cli"},
     {"experiments"},
+    {"turing"},  # the tools
 ]
 
 
