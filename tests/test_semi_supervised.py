@@ -101,9 +101,11 @@ def test_train_step_is_one_iteration_of_the_original_loop(rng, joint):
     one_step(gan2, data)
     for got, want in zip(gan2.generator.trainable_variables, g1):
         np.testing.assert_allclose(got.numpy(), want, rtol=2e-4, atol=1e-6)
-    # the parameter average moved once, from zero: a = 1e-4 * p
-    for average, want in zip(gan2.parameter_average.values(), d1):
-        np.testing.assert_allclose(average.numpy(), 1e-4 * want, rtol=2e-4, atol=1e-10)
+    # the parameter average moved once, from zero, toward the parameters BEFORE the step's Adam update (Theano
+    # applies all updates of train_batch_disc at once): a = 1e-4 * p0, not 1e-4 * p1
+    for average, before, after in zip(gan2.parameter_average.values(), d0, d1):
+        np.testing.assert_allclose(average.numpy(), 1e-4 * before, rtol=2e-4, atol=1e-10)
+        assert not np.allclose(average.numpy(), 1e-4 * after, rtol=1e-6, atol=0)
     assert int(gan2.discriminator_optimizer.iterations.numpy()) == 1
     assert int(gan2.generator_optimizer.iterations.numpy()) == 1
 

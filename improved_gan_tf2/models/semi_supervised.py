@@ -1,7 +1,8 @@
 """The semi-supervised GAN of the MNIST, SVHN and CIFAR-10 experiments (paper Sec. 5).
 
 One ``train_step`` is one iteration of the original loops in ``mnist_svhn_cifar10/train_*.py``: a
-discriminator update on a labelled, an unlabelled and a generated batch, the parameter-average update, then
+discriminator update on a labelled, an unlabelled and a generated batch with the parameter-average update
+(toward the parameters before that update, as Theano applies both at once), then
 ``generator_steps`` generator updates (feature matching on a second unlabelled batch, or the
 minibatch-discrimination loss). ``test_step`` measures the classification error of the averaged
 discriminator parameters, as the original's ``test_batch`` does, and also that of the raw parameters.
@@ -197,8 +198,10 @@ class SemiSupervisedGAN(keras.Model):
             if self.historical_averages is not None:
                 loss = loss + self._historical_term("discriminator", discriminator_variables)
         gradients = tape.gradient(loss, discriminator_variables)
-        self.discriminator_optimizer.apply_gradients(zip(gradients, discriminator_variables))
+        # The original's train_batch_disc applies the Adam and the average updates together, so the average
+        # moves toward the parameters before this step's update: average first, then Adam.
         self.parameter_average.update()
+        self.discriminator_optimizer.apply_gradients(zip(gradients, discriminator_variables))
 
         generator_variables = self.generator.trainable_variables
         for _ in range(self.generator_steps):
