@@ -27,7 +27,8 @@ from common import device_name, matmul_gflops  # noqa: E402
 EXPERIMENT = experiments.get_experiment("train_imagenet")
 # the model's flags of imagenet/train_imagenet.py, with the same names and defaults
 cli.define_flags([f for f in EXPERIMENT.flags
-                  if f.name in ("batch_size", "gf_dim", "df_dim", "z_dim", "image_width", "strategy", "jit_compile")])
+                  if f.name in ("batch_size", "towers", "gf_dim", "df_dim", "z_dim", "image_width", "strategy",
+                                "jit_compile")])
 flags.DEFINE_integer("steps", 3, "timed steps (after the warm-up)")
 flags.DEFINE_integer("warmup", 1, "untimed steps first (tracing)")
 flags.DEFINE_integer("matmul_size", 2048, "side of the reference matmul")
@@ -63,13 +64,14 @@ def main(argv):
     gan = experiments.build_model(EXPERIMENT, dict(EXPERIMENT.default_flags(), **cli.flag_values()), strategy)
     image_size = FLAGS.image_width
     params = sum(int(np.prod(v.shape)) for v in gan.trainable_weights)
-    print("model: gf_dim=%d df_dim=%d z_dim=%d %dx%d, %.1fM trainable parameters; %d replica(s) x batch %d"
-          % (FLAGS.gf_dim, FLAGS.df_dim, FLAGS.z_dim, image_size, image_size, params / 1e6, replicas,
-             FLAGS.batch_size))
+    rows = gan.towers_per_replica * FLAGS.batch_size  # real images per replica and step
+    print("model: gf_dim=%d df_dim=%d z_dim=%d %dx%d, %.1fM trainable parameters; %d replica(s) x %d tower(s) x "
+          "batch %d" % (FLAGS.gf_dim, FLAGS.df_dim, FLAGS.z_dim, image_size, image_size, params / 1e6, replicas,
+                        gan.towers_per_replica, FLAGS.batch_size))
 
     rng = np.random.RandomState(0)
-    images = rng.uniform(-1, 1, (FLAGS.batch_size, image_size, image_size, 3)).astype(np.float32)
-    labels = rng.randint(0, 1000, FLAGS.batch_size).astype(np.int32)
+    images = rng.uniform(-1, 1, (rows, image_size, image_size, 3)).astype(np.float32)
+    labels = rng.randint(0, 1000, rows).astype(np.int32)
     dataset = strategy.distribute_datasets_from_function(
         lambda context: tf.data.Dataset.from_tensors((images, labels)).repeat())
 
@@ -87,18 +89,17 @@ def main(argv):
             shuffle=False)
     timed = times[FLAGS.warmup:]
     sec_per_step = float(np.mean(timed))
-    images_per_sec = FLAGS.batch_size * replicas / sec_per_step
+    images_per_sec = rows * replicas / sec_per_step
 
     b = FLAGS.batch_size
     g_forward = _forward_flops(gan.generator.network, 2 * b)  # reference + live rows
     d_forward = _forward_flops(gan.discriminator, 2 * b)  # real + generated rows
     # forward of both; d_loss backward through D (~2x); g_loss backward through D and G (~2x each)
-    step_gflop = (3 * g_forward + 5 * d_forward) * replicas / 1e9
+    step_gflop = (3 * g_forward + 5 * d_forward) * replicas * gan.towers_per_replica / 1e9
     matmul = matmul_gflops(tf, FLAGS.matmul_size)
     print("warm-up step: %.2f s; timed steps: %s s" % (times[0], ", ".join("%.2f" % t for t in timed)))
     print("sec/step: %.3f" % sec_per_step)
-    print("real images/s: %.2f (each step also generates %d and runs %d reference rows per replica)"
-          % (images_per_sec, b, b))
+    print("real images/s: %.2f (each tower also generates %d and runs %d reference rows)" % (images_per_sec, b, b))
     print("approx. GFLOP/step (convolutions and dense layers, forward + backward): %.1f -> %.1f GFLOP/s"
           % (step_gflop, step_gflop / sec_per_step))
     print("dense float32 matmul %dx%d in this process: %.1f GFLOP/s" % (FLAGS.matmul_size, FLAGS.matmul_size, matmul))

@@ -18,6 +18,10 @@ IMAGENET_FLAGS = (
     Flag("integer", "batch_size", 16, "Real images per replica and step (one GPU tower's batch; also the reference "
          "batch size and the number of generated images per replica).", check=lambda v: v >= 1,
          message="--batch_size must be at least 1 (per replica)."),
+    Flag("integer", "towers", 4, "Towers per update, as the original's 4 GPU towers of --batch_size images each: "
+         "every update averages their gradients, whatever the number of replicas R (each replica runs towers/R of "
+         "them in turn; R must divide it). 0: one tower per replica, so that an update sees R x --batch_size "
+         "images.", check=lambda v: v >= 0, message="--towers must be 0 (one per replica) or positive."),
     Flag("integer", "image_size", 128, "Accepted for compatibility with the original's command line (its crop "
          "size); the crop is done by convert_imagenet_to_records.py --image_size."),
     Flag("integer", "image_width", 128, "Side of the images presented to the model: 128 as the original, or any "
@@ -65,11 +69,22 @@ IMAGENET = register(ImageNetExperiment(
 ))
 
 
-def model_arguments(flags):
-    """``ImageNetGAN``'s arguments from the script's flags."""
+def towers_per_replica(flags, replicas):
+    """How many towers each of ``replicas`` replicas runs per step for ``--towers`` (0: one each)."""
+    towers = flags.get("towers", 0)
+    if not towers:
+        return 1
+    if towers % replicas:
+        raise ValueError(f"--towers={towers} is not a multiple of the {replicas} replicas; pass a multiple of "
+                         f"{replicas}, or --towers=0 for one tower per replica.")
+    return towers // replicas
+
+
+def model_arguments(flags, replicas=1):
+    """``ImageNetGAN``'s arguments from the script's flags, for ``replicas`` replicas."""
     return dict(
         batch_size=flags["batch_size"], z_dim=flags["z_dim"], gf_dim=flags["gf_dim"], df_dim=flags["df_dim"],
         image_size=flags["image_width"], num_classes=flags["num_classes"],
         minibatch_kernels=flags["minibatch_kernels"], minibatch_kernel_dim=flags["minibatch_kernel_dim"],
-        seed=flags["seed"],
+        seed=flags["seed"], towers_per_replica=towers_per_replica(flags, replicas),
     )

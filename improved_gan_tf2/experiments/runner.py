@@ -46,8 +46,11 @@ def build_model(experiment, flags, strategy=None, optimizer=OriginalAdam, **mode
     once per player) and ``model_options`` that override ``SemiSupervisedGAN``'s arguments."""
     _check(experiment)
     if isinstance(experiment, ImageNetExperiment):
-        with (strategy or _default_strategy()).scope():
-            gan = ImageNetGAN(**imagenet_experiment.model_arguments(flags))
+        strategy = strategy or _default_strategy()
+        with cli.bad_input():
+            arguments = imagenet_experiment.model_arguments(flags, strategy.num_replicas_in_sync)
+        with strategy.scope():
+            gan = ImageNetGAN(**arguments)
             gan.compile(
                 discriminator_optimizer=tf1_adam(flags["discriminator_learning_rate"], flags["beta1"], name="d_adam"),
                 generator_optimizer=tf1_adam(flags["generator_learning_rate"], flags["beta1"], name="g_adam"),
@@ -174,10 +177,16 @@ def _run_imagenet(experiment, flags):
     strategy = training.make_strategy(flags["strategy"])
     chief = training.is_chief(strategy)
     print("strategy: %s, %d replica(s)" % (type(strategy).__name__, strategy.num_replicas_in_sync))
+    # before building the model: an impossible --towers fails at once, in one line
+    with cli.bad_input():
+        imagenet_experiment.towers_per_replica(flags, strategy.num_replicas_in_sync)
     if chief:
         os.makedirs(flags["checkpoint_dir"], exist_ok=True)
         os.makedirs(flags["sample_dir"], exist_ok=True)
     gan = build_model(experiment, flags, strategy)
+    towers = gan.towers_per_replica * strategy.num_replicas_in_sync
+    print("towers: %d per update (%d per replica) x %d real images = %d real images per update"
+          % (towers, gan.towers_per_replica, flags["batch_size"], towers * flags["batch_size"]))
     manager = training.make_checkpoint_manager(gan, flags["checkpoint_dir"])
     if training.restore_checkpoint(manager):
         print(" [*] Load SUCCESS (%s, step %d)" % (manager.latest_checkpoint, int(gan.step.numpy())))
@@ -198,8 +207,8 @@ def _run_imagenet(experiment, flags):
         return None
 
     with cli.bad_input():
-        dataset = imagenet_data.distribute(strategy, flags["batch_size"], flags["dataset"], flags["image_width"],
-                                           seed=flags["seed"], data_dir=flags["tfds_data_dir"])
+        dataset = imagenet_data.distribute(strategy, gan.towers_per_replica * flags["batch_size"], flags["dataset"],
+                                           flags["image_width"], seed=flags["seed"], data_dir=flags["tfds_data_dir"])
     if chief:
         training.write_json_atomic(os.path.join(flags["checkpoint_dir"], "flags.json"), run_flags(experiment, flags))
     monitor = training.ImageNetTrainingMonitor(

@@ -33,13 +33,18 @@ class ImageNetGAN(keras.Model):
     """Generator, discriminator and the training step of the ImageNet experiment (paper Sec. 6.4).
 
     ``batch_size`` is the original's per-tower batch (16 in ``train_imagenet.sh``): the size of the
-    reference batch and of each replica's real and generated halves. Defaults are the original's model
+    reference batch and of each tower's real and generated halves. ``towers_per_replica``: how many of the
+    original's GPU towers each replica runs in turn within one step (its batch then holds that many towers'
+    real images, ``towers_per_replica * batch_size`` rows); every tower draws its own generator inputs and noise
+    and runs its own cross batch norm and minibatch features on its own joint batch, and each update averages the
+    gradients of all towers of all replicas, as the original's ``avg_grads`` over its 4 GPUs (4 towers per replica
+    on one device, 1 on each of 4). Defaults are the original's model
     (``z_dim=8192``, ``gf_dim=df_dim=64``, 128x128, 1000 classes, 300x50 minibatch kernels, label smoothing
     0.25, generator target 0.375); shrink ``gf_dim``, ``df_dim``, ``z_dim``, ``image_size``... for small runs.
 
-    Random numbers are stateless and keyed by ``(seed, step, replica, stream)``, so a run is reproducible from
-    ``seed`` and every replica draws different generator inputs and input noise, as the original's towers
-    did. The fixed sample inputs (``sample_size`` rows of ``z`` and noise, for the 8x8 grids) and the
+    Random numbers are stateless and keyed by ``(seed, step, tower, stream)``, so a run is reproducible from
+    ``seed`` and every tower draws different generator inputs and input noise, as the original's towers did
+    (tower ``replica * towers_per_replica + t``). The fixed sample inputs (``sample_size`` rows of ``z`` and noise, for the 8x8 grids) and the
     generator's reference batch are non-trainable weights, saved in checkpoints; ``step`` and the running
     top-1 error (``avg_error_rate``, as ``build_model.py``'s ``misc`` variables) too.
 
@@ -53,7 +58,8 @@ class ImageNetGAN(keras.Model):
                  image_size=nets.IMAGE_SIZE, num_classes=nets.NUM_CLASSES, minibatch_kernels=nets.MINIBATCH_KERNELS,
                  minibatch_kernel_dim=nets.MINIBATCH_KERNEL_DIM, label_smoothing=losses.PAPER_LABEL_SMOOTHING,
                  generator_target_prob=losses.IMAGENET_GENERATOR_TARGET,
-                 input_noise_stddev=nets.INPUT_NOISE_STDDEV, sample_size=SAMPLE_SIZE, seed=0, **kwargs):
+                 input_noise_stddev=nets.INPUT_NOISE_STDDEV, sample_size=SAMPLE_SIZE, seed=0, towers_per_replica=1,
+                 **kwargs):
         kwargs.setdefault("name", "imagenet_gan")
         super().__init__(**kwargs)
         self.batch_size = int(batch_size)
@@ -68,6 +74,9 @@ class ImageNetGAN(keras.Model):
         self.input_noise_stddev = float(input_noise_stddev)
         self.sample_size = int(sample_size)
         self.seed = int(seed)
+        self.towers_per_replica = int(towers_per_replica)
+        if self.towers_per_replica < 1:
+            raise ValueError(f"towers_per_replica must be at least 1, got {towers_per_replica}.")
         self.generator = nets.ImageNetGenerator(
             self.batch_size, self.z_dim, self.gf_dim, self.image_size, seed=self.seed
         )
@@ -128,10 +137,10 @@ class ImageNetGAN(keras.Model):
 
     # ------------------------------------------------------------------ randomness
 
-    def noise_key(self, step, replica_id):
-        """The stateless key of one replica's random numbers at one step."""
+    def noise_key(self, step, tower):
+        """The stateless key of one tower's random numbers at one step."""
         key = tf.constant([self.seed, 2016], dtype=tf.int64)
-        return _fold(_fold(key, step), replica_id)
+        return _fold(_fold(key, step), tower)
 
     def generator_inputs(self, batch_size, key):
         """Fresh U(-1, 1) ``[z, h0z, ..., h5z]`` for ``batch_size`` live rows (streams 0 to 6 of ``key``)."""
@@ -146,16 +155,18 @@ class ImageNetGAN(keras.Model):
 
     # ------------------------------------------------------------------ one training step
 
-    def compute_gradients(self, images, labels, replica_id=0, num_replicas=1):
-        """One tower of ``build_model.py``: losses on ``concat([images, G(z)])`` and both players' gradients.
+    def compute_gradients(self, images, labels, tower=0, num_towers=1):
+        """One tower of ``build_model.py``: losses on ``concat([images, G(z)])`` and both players' gradients,
+        with tower number ``tower``'s random numbers.
 
-        Each loss is divided by ``num_replicas`` before differentiation, so that the sum of the replicas'
-        gradients (what the optimizers all-reduce) is their average. Returns ``(d_grads, g_grads, tower_losses)``,
-        the gradients in the order of ``discriminator.trainable_variables`` and ``generator.trainable_variables``.
+        Each loss is divided by ``num_towers`` (all towers of all replicas) before differentiation, so that the
+        sum of the towers' gradients (what the replicas add up and the optimizers all-reduce) is their average.
+        Returns ``(d_grads, g_grads, tower_losses)``, the gradients in the order of
+        ``discriminator.trainable_variables`` and ``generator.trainable_variables``.
         """
         images = tf.convert_to_tensor(images, dtype=tf.float32)
         batch = tf.shape(images)[0]
-        key = self.noise_key(tf.convert_to_tensor(self.step), replica_id)
+        key = self.noise_key(tf.convert_to_tensor(self.step), tower)
         z = self.generator_inputs(batch, key)
         noise = tf.random.stateless_normal(
             tf.stack([2 * batch, self.image_size, self.image_size, 3]), seed=_fold(key, len(z))
@@ -168,8 +179,8 @@ class ImageNetGAN(keras.Model):
             class_logits = self.discriminator([joint, noise], training=True)
             tower_losses = losses.imagenet_losses(class_logits, labels, self.label_smoothing,
                                                  self.generator_target_prob)
-            d_loss = tower_losses["d_loss"] / tf.cast(num_replicas, tf.float32)
-            g_loss = tower_losses["g_loss"] / tf.cast(num_replicas, tf.float32)
+            d_loss = tower_losses["d_loss"] / tf.cast(num_towers, tf.float32)
+            g_loss = tower_losses["g_loss"] / tf.cast(num_towers, tf.float32)
         d_grads = tape.gradient(d_loss, d_vars)
         g_grads = tape.gradient(g_loss, g_vars)
         del tape
@@ -194,15 +205,23 @@ class ImageNetGAN(keras.Model):
         context = tf.distribute.get_replica_context()
         replica_id = context.replica_id_in_sync_group if context is not None else 0
         num_replicas = self.distribute_strategy.num_replicas_in_sync
-        d_grads, g_grads, tower_losses = self.compute_gradients(images, labels, replica_id, num_replicas)
+        towers, b = self.towers_per_replica, self.batch_size
+        d_grads = g_grads = None
+        all_losses = []
+        for t in range(towers):  # this replica's towers, one after the other
+            tower_d, tower_g, tower_losses = self.compute_gradients(
+                images[t * b:(t + 1) * b], labels[t * b:(t + 1) * b], replica_id * towers + t, num_replicas * towers)
+            d_grads = tower_d if d_grads is None else [a + g for a, g in zip(d_grads, tower_d)]
+            g_grads = tower_g if g_grads is None else [a + g for a, g in zip(g_grads, tower_g)]
+            all_losses.append(tower_losses)
         self.apply_gradients(d_grads, g_grads)
-        error_rate = tower_losses["error_rate"]
+        error_rate = all_losses[0]["error_rate"]  # tower 0's, as the original's running error
         if context is not None and num_replicas > 1:
             # the original tracks tower 0's error; every replica (on every worker) gets replica 0's value
             first = tf.cast(tf.equal(replica_id, 0), error_rate.dtype)
             error_rate = context.all_reduce(tf.distribute.ReduceOp.SUM, error_rate * first)
         self.update_error_rate(error_rate)
-        logs = dict(tower_losses)
+        logs = {name: tf.add_n([tower[name] for tower in all_losses]) / float(towers) for name in all_losses[0]}
         logs["avg_error_rate"] = tf.convert_to_tensor(self.avg_error_rate)
         if isinstance(self.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
             # Keras 3.15 averages logs over workers with strategy.reduce("MEAN", v, axis=0), which needs rank 1
@@ -228,6 +247,6 @@ class ImageNetGAN(keras.Model):
             image_size=self.image_size, num_classes=self.num_classes, minibatch_kernels=self.minibatch_kernels,
             minibatch_kernel_dim=self.minibatch_kernel_dim, label_smoothing=self.label_smoothing,
             generator_target_prob=self.generator_target_prob, input_noise_stddev=self.input_noise_stddev,
-            sample_size=self.sample_size, seed=self.seed,
+            sample_size=self.sample_size, seed=self.seed, towers_per_replica=self.towers_per_replica,
         )
         return config
