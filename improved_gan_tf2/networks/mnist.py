@@ -8,7 +8,13 @@ the output of the last hidden layer (the original's ``layers[-3]``), before its 
 """
 import keras
 
-from improved_gan_tf2.layers import GaussianNoise, GeneratorBatchNorm, L2NormalizedDense, MnistWeightNormDense
+from improved_gan_tf2.layers import (
+    GaussianNoise,
+    GeneratorBatchNorm,
+    L2NormalizedDense,
+    MinibatchDiscrimination,
+    MnistWeightNormDense,
+)
 
 NOISE_DIM = 100
 IMAGE_DIM = 28 * 28
@@ -27,13 +33,21 @@ def mnist_generator(noise_dim=NOISE_DIM, name="mnist_generator"):
     return keras.Model(z, images, name=name)
 
 
-def mnist_discriminator(num_classes=10, hidden_units=(1000, 500, 250, 250, 250), name="mnist_discriminator"):
-    """The MNIST discriminator. Returns a model mapping images ``(n, 784)`` to ``[logits, features]``."""
+def mnist_discriminator(num_classes=10, hidden_units=(1000, 500, 250, 250, 250), minibatch_kernels=0,
+                        name="mnist_discriminator"):
+    """The MNIST discriminator. Returns a model mapping images ``(n, 784)`` to ``[logits, features]``.
+
+    ``minibatch_kernels`` (0 in the original scripts): a ``MinibatchDiscrimination`` layer with that many kernels
+    of 5 dimensions between the last hidden layer's noise and the logits, as the CIFAR-10/SVHN minibatch
+    discriminators have one before their last layer (the paper's MNIST minibatch model, whose code was not
+    released)."""
     x = keras.Input((IMAGE_DIM,), name="images")
     h = GaussianNoise(0.3, name="input_noise")(x)
     features = None
     for index, units in enumerate(hidden_units, start=1):
         features = MnistWeightNormDense(units, activation="relu", name=f"dense_{index}")(h)
         h = GaussianNoise(0.5, name=f"noise_{index}")(features)
+    if minibatch_kernels:
+        h = MinibatchDiscrimination(minibatch_kernels, name="minibatch")(h)
     logits = MnistWeightNormDense(num_classes, activation=None, train_scale=True, name="logits")(h)
     return keras.Model(x, [logits, features], name=name)

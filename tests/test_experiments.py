@@ -1,0 +1,28 @@
+"""The experiment records: what each one builds, as the original script (or, where there is none, the paper)
+describes it."""
+import keras
+
+from improved_gan_tf2 import experiments, layers
+
+
+def _build(name, **flags):
+    experiment = experiments.get_experiment(name)
+    return experiments.build_model(experiment, dict(experiment.default_flags(), **flags))
+
+
+def test_mnist_minibatch_discrimination_model():
+    """No original script: the MNIST networks with MinibatchDiscrimination(100, 5) between the last hidden layer's
+    noise and the logits, and the CIFAR/SVHN minibatch scripts' generator loss and three generator updates."""
+    keras.utils.set_random_seed(0)
+    gan = _build("train_mnist_minibatch_discrimination")
+    names = [layer.name for layer in gan.discriminator.layers]
+    assert names[-3:] == ["noise_5", "minibatch", "logits"]
+    minibatch = gan.discriminator.get_layer("minibatch")
+    assert isinstance(minibatch, layers.MinibatchDiscrimination)
+    assert (minibatch.num_kernels, minibatch.dim_per_kernel) == (100, 5)
+    assert gan.discriminator.get_layer("logits").kernel.shape == (250 + 100, 10)
+    assert gan.generator_loss == "minibatch" and gan.generator_steps == 3 and not gan.joint_discriminator_pass
+    plain = _build("train_mnist_feature_matching")
+    assert [w.shape for w in plain.generator.weights] == [w.shape for w in gan.generator.weights]
+    assert not any(isinstance(layer, layers.MinibatchDiscrimination) for layer in plain.discriminator.layers)
+    assert plain.generator_loss == "feature_matching" and plain.generator_steps == 1
