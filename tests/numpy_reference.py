@@ -148,3 +148,40 @@ def mrg_normal(flattened_uniforms, size, avg=0.0, std=1.0):
     sqrt_ln_u1 = np.sqrt(-2.0 * np.log(u1))
     samples = np.concatenate([sqrt_ln_u1 * np.cos(2.0 * np.pi * u2), sqrt_ln_u1 * np.sin(2.0 * np.pi * u2)])
     return avg + std * samples[:n].reshape(size)
+
+
+def original_labelled_and_epochs(x, y, seed, seed_data, count, epochs, *, labels_by="seed_data", tiling="floor",
+                                 unlabelled_copies=2, init_batch="permuted", y_true=None):
+    """What the original ``train_*.py`` scripts do with ``--seed`` and ``--seed_data``, transcribed from their
+    code: ``rng = RandomState(seed)`` seeds Theano's and Lasagne's RNGs with two ``randint(2 ** 15)`` draws; the
+    labelled examples are the first ``count`` of each class after a permutation by ``RandomState(seed_data)``
+    (``labels_by="seed_data"``), by ``rng`` itself (``"seed"``, the minibatch CIFAR script), or masked by the
+    UNPERMUTED true labels ``y_true`` while indexing the permuted arrays (``"custom"``, the custom-labels script);
+    every epoch tiles the labelled set ``n // n_lab`` (floor) or ``ceil(n / n_lab)`` times, each copy permuted by
+    ``rng``, then permutes the unlabelled copies (one or two) by ``rng``, cumulatively. The init batch is
+    ``trainx[:500]`` where the script calls ``init_param``: the permuted training set ("permuted") or epoch 0's
+    tiled labelled set ("first_epoch").
+
+    Returns ``(txs, epochs_out, init)``: the labelled examples in order, and per epoch ``(labelled rows in order,
+    unlabelled rows, second unlabelled rows)``."""
+    x, y = np.asarray(x), np.asarray(y)
+    n = len(x)
+    rng = np.random.RandomState(seed)
+    rng.randint(2 ** 15)  # MRG_RandomStreams(rng.randint(2 ** 15))
+    rng.randint(2 ** 15)  # lasagne.random.set_rng(np.random.RandomState(rng.randint(2 ** 15)))
+    data_rng = rng if labels_by == "seed" else np.random.RandomState(seed_data)
+    inds = data_rng.permutation(n)
+    trainx, trainy = x[inds], y[inds]
+    mask_labels = np.asarray(y_true) if labels_by == "custom" else trainy
+    txs = np.concatenate([trainx[mask_labels == j][:count] for j in range(10)], axis=0)
+    trainx_unl, trainx_unl2 = x.copy(), x.copy()
+    epochs_out = []
+    for _ in range(epochs):
+        reps = n // len(txs) if tiling == "floor" else int(np.ceil(n / float(len(txs))))
+        lab = np.concatenate([txs[rng.permutation(len(txs))] for _ in range(reps)], axis=0)
+        trainx_unl = trainx_unl[rng.permutation(n)]
+        if unlabelled_copies == 2:
+            trainx_unl2 = trainx_unl2[rng.permutation(n)]
+        epochs_out.append((lab, trainx_unl, trainx_unl2 if unlabelled_copies == 2 else trainx_unl))
+    init = trainx[:500] if init_batch == "permuted" else epochs_out[0][0][:500]
+    return txs, epochs_out, init

@@ -386,12 +386,13 @@ def _write_svhn(folder, rng, n_train=200, n_test=35):
 
 RUNS = {
     "cifar_fm": ("train_cifar_feature_matching.py", "cifar", ["--epochs=2"]),
-    "cifar_mb": ("train_cifar_minibatch_discrimination.py", "cifar", ["--epochs=1"]),
+    "cifar_mb": ("train_cifar_minibatch_discrimination.py", "cifar", ["--epochs=1", "--seed=2"]),
     "cifar_table3": ("train_cifar_minibatch_discrimination.py", "cifar",
                      ["--epochs=1", "--virtual_batch_norm", "--label_smoothing", "--no_labels_historical_averaging",
                       "--no_minibatch_features"]),
-    "svhn_fm": ("train_svhn_feature_matching.py", "svhn", ["--epochs=1"]),
-    "svhn_mb": ("train_svhn_minibatch_discrimination.py", "svhn", ["--epochs=1"]),
+    "svhn_fm": ("train_svhn_feature_matching.py", "svhn", ["--epochs=1", "--seed=2", "--seed_data=3"]),
+    "svhn_mb": ("train_svhn_minibatch_discrimination.py", "svhn", ["--epochs=1", "--seed=3", "--seed_data=2"]),
+    "cifar_fm_seeds": ("train_cifar_feature_matching.py", "cifar", ["--epochs=1", "--seed=2", "--seed_data=3"]),
 }
 
 
@@ -479,6 +480,27 @@ def test_svhn_feature_matching_script(script_runs):
 def test_svhn_minibatch_script(script_runs):
     out_dir, stdout = script_runs("svhn_mb")
     _check_outputs(out_dir, stdout, 1, 35, (320, 32, 3))
+
+
+@pytest.mark.parametrize("key", ["cifar_fm_seeds", "cifar_mb", "svhn_fm", "svhn_mb"])
+def test_scripts_label_the_originals_examples_with_seeds_apart(script_runs, key):
+    """The labelled examples each script recorded (``labelled_indices.npy``) are those the original script picks
+    with these --seed and --seed_data (a transcription of its code, numpy_reference.original_labelled_and_epochs)."""
+    import numpy_reference as ref
+    from improved_gan_tf2.data import load_cifar10, load_svhn
+
+    out_dir, _ = script_runs(key)
+    script, data, _ = RUNS[key]
+    flags = json.load(open(os.path.join(out_dir, "flags.json")))
+    experiment = experiments.get_experiment(script)
+    assert flags["experiment"] == experiment.script
+    root = os.path.join(os.path.dirname(out_dir), data)
+    loaded = load_cifar10(root) if data == "cifar" else load_svhn(root)
+    txs, _, _ = ref.original_labelled_and_epochs(
+        loaded["x_train"], loaded["y_train"], flags["seed"], flags.get("seed_data"), flags["count"], 0,
+        labels_by=experiment.labelled_choice)
+    indices = np.load(os.path.join(out_dir, "labelled_indices.npy"))
+    np.testing.assert_array_equal(loaded["x_train"][indices], txs)
 
 
 def _start(script, *args):

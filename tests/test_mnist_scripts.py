@@ -12,9 +12,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import numpy_reference as ref
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FEATURE_MATCHING = os.path.join(ROOT, "mnist_svhn_cifar", "train_mnist_feature_matching.py")
 CUSTOM_LABELS = os.path.join(ROOT, "mnist_svhn_cifar", "train_mnist_fm_custom_labels.py")
+MINIBATCH = os.path.join(ROOT, "mnist_svhn_cifar", "train_mnist_minibatch_discrimination.py")
 ORIGINAL_LINE = re.compile(
     r"^Iteration (\d+), time = \d+s, loss_lab = \d+\.\d{4}, loss_unl = \d+\.\d{4}, "
     r"train err = \d\.\d{4}, test err = (\d\.\d{4})$", re.M
@@ -130,6 +133,10 @@ def test_custom_labels_script_records_the_labelled_examples(tmp_path):
     expected = select_labelled_custom(mnist["x_test"][:800], noisy[:800], mnist["y_test"][:800], 5, 3)
     np.testing.assert_array_equal(np.load(out_dir / "perm.npy"), expected.permutation)
     np.testing.assert_array_equal(np.load(out_dir / "used_inds_5.npy"), expected.used_inds)
+    # --seed (1) and --seed_data (3) apart: the original's choice, masked by the unpermuted true labels
+    txs, _, _ = ref.original_labelled_and_epochs(mnist["x_test"][:800], noisy[:800], 1, 3, 5, 0, labels_by="custom",
+                                                 y_true=mnist["y_test"][:800])
+    np.testing.assert_array_equal(mnist["x_test"][:800][np.load(out_dir / "labelled_indices.npy")], txs)
     summary = json.load(open(out_dir / "summary.json"))
     assert summary["test_examples"] == 200  # the remaining 200 sample test images
     short = tmp_path / "short.npy"
@@ -137,3 +144,19 @@ def test_custom_labels_script_records_the_labelled_examples(tmp_path):
     result = run_script(CUSTOM_LABELS, "--dataset=mnist_sample", f"--labels={short}", "--train_examples=800",
                         f"--out_dir={tmp_path / 'run2'}")
     assert result.returncode == 2 and "has 100 labels" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("script", [FEATURE_MATCHING, MINIBATCH])
+def test_mnist_scripts_label_the_originals_examples_with_seeds_apart(tmp_path, script):
+    """--seed=2 and --seed_data=3: the labelled examples (``labelled_indices.npy``) are the ones the original
+    script picks, a transcription of its code (numpy_reference.original_labelled_and_epochs)."""
+    from improved_gan_tf2.data import load_mnist
+
+    out_dir = tmp_path / "run"
+    result = run_script(script, "--dataset=mnist_sample", "--epochs=1", "--seed=2", "--seed_data=3", "--count=5",
+                        f"--out_dir={out_dir}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    mnist = load_mnist(dataset="mnist_sample")
+    txs, _, _ = ref.original_labelled_and_epochs(mnist["x_train"], mnist["y_train"], 2, 3, 5, 0)
+    np.testing.assert_array_equal(mnist["x_train"][np.load(out_dir / "labelled_indices.npy")], txs)
+    assert json.load(open(out_dir / "flags.json"))["experiment"] == os.path.basename(script)[:-3]

@@ -21,6 +21,7 @@ class LabelledSubset(NamedTuple):
     permutation: np.ndarray  #: ``RandomState(seed_data).permutation(n)``
     x_permuted: np.ndarray   #: ``x[permutation]`` (MNIST's data-dependent init uses ``x_permuted[:500]``)
     y_permuted: np.ndarray   #: ``y[permutation]``
+    indices: np.ndarray      #: the labelled examples' indices into the unpermuted arrays: ``x_lab = x[indices]``
 
 
 class CustomLabelledSubset(NamedTuple):
@@ -29,7 +30,12 @@ class CustomLabelledSubset(NamedTuple):
     permutation: np.ndarray  #: what the original saves as ``perm.npy``
     x_permuted: np.ndarray
     y_permuted: np.ndarray   #: noisy labels, permuted
-    used_inds: np.ndarray    #: indices into the unpermuted arrays (the original's ``used_inds_<count>.npy``)
+    indices: np.ndarray      #: indices into the unpermuted arrays: ``x_lab = x[indices]``
+
+    @property
+    def used_inds(self):
+        """:attr:`indices` under the original's name (it saves them as ``used_inds_<count>.npy``)."""
+        return self.indices
 
 
 def _data_rng(seed_data: SeedOrRng) -> np.random.RandomState:
@@ -74,7 +80,7 @@ def select_labelled(x, y, count, seed_data: SeedOrRng, num_classes: int = 10) ->
     positions = [np.flatnonzero(y_perm == j) for j in range(num_classes)]
     _too_few(count, [len(p) for p in positions], "examples")
     chosen = np.concatenate([p[:count] for p in positions])
-    return LabelledSubset(x_perm[chosen], y_perm[chosen], inds, x_perm, y_perm)
+    return LabelledSubset(x_perm[chosen], y_perm[chosen], inds, x_perm, y_perm, inds[chosen])
 
 
 def select_labelled_custom(x, noisy_labels, true_labels, count, seed_data: SeedOrRng, balance: bool = True,

@@ -89,7 +89,9 @@ class SemiSupervisedData:
     x_init: np.ndarray                     #: the data-dependent init batch
     labelled: tuple                        #: the ``select_labelled`` result (permutation and all)
     make_epoch_order: Callable[[], OriginalEpochOrder]  #: a fresh epoch order, at epoch 0
-    run_files: Dict[str, np.ndarray]       #: arrays the original saved beside its run (``perm.npy``, ...)
+    run_files: Dict[str, np.ndarray]       #: arrays saved in the run directory: ``labelled_indices.npy`` (the
+                                           #: labelled examples' indices into the training set) and those the
+                                           #: original saved beside its run (``perm.npy``, ``used_inds_<count>.npy``)
 
 
 def _labelled_and_order(experiment, data, flags):
@@ -133,7 +135,7 @@ def prepare_data(experiment, flags):
         x_init = labelled.x_permuted[:INIT_BATCH_SIZE]
     else:
         x_init = first_epoch_init_batch(labelled.x_lab, make_epoch_order().next_epoch())
-    run_files = {}
+    run_files = {"labelled_indices.npy": labelled.indices}  # which training examples were labelled, in order
     if experiment.labelled_choice == "custom":
         run_files["perm.npy"] = labelled.permutation
         if flags["balance"]:
