@@ -78,12 +78,12 @@ def flag_values():
     return {name: values[name].value for name in sorted(names)}
 
 
-def run(main, error_prefix=""):
+def run(main, error_prefix="", positional=False):
     """``absl.app.run(main)``, where an input error prints ``<error_prefix>error: <message>`` and exits with
-    status 2."""
+    status 2. Positional arguments are refused unless ``positional`` (the tools take run directories)."""
 
     def guarded(argv):
-        if len(argv) > 1:
+        if len(argv) > 1 and not positional:
             raise app.UsageError(f"unexpected arguments {argv[1:]}; every option is a --flag.")
         if not flags.FLAGS["verbosity"].present:
             logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines would bury the original's log

@@ -198,6 +198,21 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.manager.save(checkpoint_number=epoch + 1)
 
 
+def semi_supervised_checkpoint_objects(gan):
+    """What a semi-supervised run's checkpoints hold besides the epoch counter, by name: both networks, both
+    optimizers, the parameter average, the random generators' states and the objects of
+    ``gan.checkpoint_objects()`` (when the model has that method)."""
+    return dict(
+        generator=gan.generator,
+        discriminator=gan.discriminator,
+        discriminator_optimizer=gan.discriminator_optimizer,
+        generator_optimizer=gan.generator_optimizer,
+        parameter_average=gan.parameter_average,
+        random_states=gan.random_states(),
+        **(gan.checkpoint_objects() if hasattr(gan, "checkpoint_objects") else {}),
+    )
+
+
 def fit_semi_supervised(gan, run, *, x_lab, y_lab, x_unl, x_test, y_test, x_init, epoch_order, batch_size,
                         epochs, learning_rate_schedule, make_grid, value_range=(0.0, 1.0), verbose=None,
                         evaluation_tail="drop"):
@@ -214,15 +229,7 @@ def fit_semi_supervised(gan, run, *, x_lab, y_lab, x_unl, x_test, y_test, x_init
     """
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
-    manager, epoch_variable = run.checkpoint_manager(
-        generator=gan.generator,
-        discriminator=gan.discriminator,
-        discriminator_optimizer=gan.discriminator_optimizer,
-        generator_optimizer=gan.generator_optimizer,
-        parameter_average=gan.parameter_average,
-        random_states=gan.random_states(),
-        **(gan.checkpoint_objects() if hasattr(gan, "checkpoint_objects") else {}),
-    )
+    manager, epoch_variable = run.checkpoint_manager(**semi_supervised_checkpoint_objects(gan))
     start_epoch = int(epoch_variable.numpy()) if restore_checkpoint(manager) else 0
     run.trim_history(start_epoch)
     if start_epoch == 0:

@@ -1,0 +1,158 @@
+"""Evaluating trained runs (improved_gan_tf2.evaluate) and reporting on several (improved_gan_tf2.report): tiny
+MNIST and CIFAR-shaped runs, the fake Inception graph of ``inception_score/fake_graph.py``."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from improved_gan_tf2 import evaluate, report
+from inception_score import fake_graph
+from inception_score import model as inception
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
+
+
+def _train(script, out_dir, *args):
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "mnist_svhn_cifar", script), f"--out_dir={out_dir}",
+                             "--epochs=1", *args], capture_output=True, text=True, env=ENV, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return str(out_dir)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Two one-epoch MNIST runs on the shipped sample (seeds 1 and 2), a fake Inception graph, real images."""
+    root = tmp_path_factory.mktemp("evaluate")
+    graph_def, _ = fake_graph.small_graph_def(image_size=16)
+    graph_dir = str(root / "graph")
+    fake_graph.write_graph(graph_def, graph_dir)
+    real = np.random.RandomState(0).randint(0, 256, (40, 28, 28, 3)).astype(np.uint8)
+    np.savez(root / "real.npz", images=real)
+    first = _train("train_mnist_feature_matching.py", root / "seed1", "--dataset=mnist_sample")
+    second = _train("train_mnist_feature_matching.py", root / "seed2", "--dataset=mnist_sample", "--seed=2",
+                    "--seed_data=2")
+    return dict(first=first, second=second, graph=graph_dir, real=str(root / "real.npz"), root=root)
+
+
+def _history_row(run_dir, epoch):
+    import csv
+
+    with open(os.path.join(run_dir, "history.csv")) as stream:
+        return next(row for row in csv.DictReader(stream) if int(row["epoch"]) == epoch)
+
+
+def test_evaluate_an_mnist_run(runs):
+    result = evaluate.evaluate(runs["first"], num_samples=30, inception_score=True, fid_against=runs["real"],
+                               model_dir=runs["graph"], splits=3, progress=False)
+    # the test errors of the restored checkpoint are the ones the training loop logged for that epoch
+    row = _history_row(runs["first"], 0)
+    assert result["test_err"] == pytest.approx(float(row["val_test_err"]), abs=1e-6)
+    assert result["test_err_raw"] == pytest.approx(float(row["val_test_err_raw"]), abs=1e-6)
+    assert result["test_examples"] == 1000 and result["checkpoint_number"] == 1
+    stored = json.load(open(os.path.join(runs["first"], "evaluation.json")))
+    assert stored["experiment"] == "train_mnist_feature_matching" and stored["num_samples"] == 30
+    assert set(stored["seconds"]) == {"restore", "test", "sampling", "inception"}
+    with np.load(os.path.join(runs["first"], "evaluation_samples.npz")) as data:
+        samples = data["samples"]
+    assert samples.shape == (30, 28, 28, 1) and samples.dtype == np.uint8 and samples.std() > 10
+    # the scores are the inception_score module's, on the samples repeated to three channels
+    rgb = np.repeat(samples, 3, axis=-1)
+    mean, std = inception.get_inception_score(rgb, splits=3, model_dir=runs["graph"])
+    assert (stored["inception_score"], stored["inception_score_std"]) == pytest.approx((mean, std), rel=1e-5)
+    real = np.load(runs["real"])["images"]
+    assert stored["fid"] == pytest.approx(inception.get_fid(rgb, real, model_dir=runs["graph"]), rel=1e-4)
+    grid = np.asarray(Image.open(os.path.join(runs["first"], "samples", "evaluation.png")))
+    assert grid.shape == (28 * 10 + 9, 28 * 10 + 9)
+    # a fixed seed gives the same samples again
+    again = evaluate.draw_samples(evaluate.load_run(runs["first"]), 30, seed=0, progress=False)
+    np.testing.assert_array_equal(again, samples)
+
+
+def test_evaluate_a_cifar_shaped_run(tmp_path):
+    from inception_score.__main__ import load_images
+
+    data = tmp_path / "cifar"
+    import pickle
+
+    rng = np.random.RandomState(3)
+    folder = data / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    for name, n in [(f"data_batch_{i}", 20) for i in range(1, 6)] + [("test_batch", 25)]:
+        (folder / name).write_bytes(pickle.dumps({b"data": rng.randint(0, 256, (n, 3072)).astype(np.uint8),
+                                                  b"labels": [int(v) for v in rng.permutation(np.arange(n) % 10)]},
+                                                 protocol=2))
+    run_dir = _train("train_cifar_feature_matching.py", tmp_path / "run", f"--data_dir={data}", "--batch_size=10",
+                     "--count=2", "--width_scale=0.0625")
+    result = evaluate.evaluate(run_dir, num_samples=25, progress=False)
+    row = _history_row(run_dir, 0)
+    assert result["test_err"] == pytest.approx(float(row["val_test_err"]), abs=1e-6)
+    assert result["test_err_raw"] == pytest.approx(float(row["val_test_err_raw"]), abs=1e-6)
+    samples = load_images(result["samples"])
+    assert samples.shape == (25, 32, 32, 3) and samples.dtype == np.uint8 and samples.min() >= 0
+    assert "inception_score" not in result  # not asked for
+
+
+def test_ensemble_averages_the_members_softmax(runs):
+    import tensorflow as tf
+
+    result = evaluate.ensemble([runs["first"], runs["second"]])
+    members = [evaluate.load_run(d) for d in (runs["first"], runs["second"])]
+    x = members[0].experiment.load_data(members[0].flags)["x_test"]
+    y = members[0].experiment.load_data(members[0].flags)["y_test"]
+    probabilities = [tf.nn.softmax(m.model(x)).numpy() for m in members]
+    assert [m["test_err"] for m in result["members"]] == pytest.approx(
+        [np.mean(p.argmax(1) != y) for p in probabilities], abs=1e-6)
+    assert result["ensemble_test_err"] == pytest.approx(np.mean((probabilities[0] + probabilities[1]).argmax(1) != y),
+                                                        abs=1e-6)
+    assert result["test_examples"] == 1000
+
+
+def test_report_on_two_seeds(runs, tmp_path):
+    out = tmp_path / "report"
+    text = report.report([runs["first"], runs["second"]], str(out))
+    lines = text.strip().splitlines()
+    assert lines[0] == ("| run | seed | seed_data | epochs | wall time | test err (averaged) | test err (raw) | IS | "
+                        "FID |")
+    assert lines[2].startswith("| seed1 | 1 | 1 | 1 |") and lines[3].startswith("| seed2 | 2 | 2 | 1 |")
+    assert lines[4].startswith("| mean ± std over 2 seeds |")  # the runs differ only by seed
+    rows = list(__import__("csv").reader(open(out / "report.csv")))
+    assert rows[0][:3] == ["run", "seed", "seed_data"] and len(rows) == 4
+    assert Image.open(out / "test_error.png").size == (800, 500)
+    assert Image.open(out / "losses.png").size == (1200, 400)
+
+
+def _snapshot(directory):
+    return {os.path.join(folder, name): os.path.getmtime(os.path.join(folder, name))
+            for folder, _, names in os.walk(directory) for name in names}
+
+
+def test_bad_input_stops_before_any_work(runs, tmp_path):
+    run_dir = runs["second"]
+    bad_shape = tmp_path / "bad_shape.npy"
+    np.save(bad_shape, np.zeros((5, 8), np.uint8))
+    bad_range = tmp_path / "bad_range.npy"
+    np.save(bad_range, np.full((4, 8, 8, 3), 300.0))
+    cases = {
+        "not a run": ([str(tmp_path)], "has no flags.json"),
+        "no such checkpoint": ([run_dir, "--checkpoint=7"], "has checkpoints 1"),
+        "no samples": ([run_dir, "--num_samples=0"], "--num_samples must be at least 1"),
+        "fid shape": ([run_dir, f"--fid_against={bad_shape}"], "expected images of shape"),
+        "fid range": ([run_dir, f"--fid_against={bad_range}"], "must be in 0..255"),
+        "unwritable": ([run_dir, "--samples_out=/nonexistent/dir/s.npz"], "is not a writable directory"),
+    }
+    before = _snapshot(run_dir)
+    processes = {name: subprocess.Popen([sys.executable, "-m", "improved_gan_tf2.evaluate", *args],
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+                 for name, (args, _) in cases.items()}
+    for name, process in processes.items():
+        _, stderr = process.communicate(timeout=300)
+        lines = [line for line in stderr.splitlines() if line.startswith("error: ")]
+        assert process.returncode == 2, (name, stderr[-2000:])
+        assert len(lines) == 1 and cases[name][1] in lines[0], (name, stderr[-2000:])
+        assert "Traceback" not in stderr, name
+    assert _snapshot(run_dir) == before  # nothing in the run directory changed
