@@ -2,10 +2,11 @@
 from real digits in only 52.4 % of 2,000 votes (Sec. 5.1, Fig. 2). The original release has no such script.
 
 The record ``train_mnist_minibatch_discrimination`` of ``improved_gan_tf2/experiments/mnist.py``: the flags,
-defaults, data, labelled examples and schedule of ``train_mnist_feature_matching.py`` (300 epochs at 0.003,
-``--count=10``); the MNIST discriminator with ``MinibatchDiscrimination(100)`` before its logits and the generator
-loss of the CIFAR-10/SVHN minibatch scripts (``-mean(softplus(lse(l_gen)))``, three generator updates per
-discriminator update, one unlabelled order per epoch). On the shipped sample:
+data, labelled examples and schedule of ``train_mnist_feature_matching.py`` (300 epochs, ``--count=10``) at the
+CIFAR-10/SVHN scripts' learning rate 0.0003; the MNIST discriminator with ``MinibatchDiscrimination(100)`` on its
+last hidden layer, before its logits, and the generator loss of the CIFAR-10/SVHN minibatch scripts
+(``-mean(softplus(lse(l_gen)))``, three generator updates per discriminator update, one unlabelled order per
+epoch). On the shipped sample:
 
     python mnist_svhn_cifar/train_mnist_minibatch_discrimination.py --dataset=mnist_sample --epochs=100
 """

@@ -11,12 +11,14 @@ def _build(name, **flags):
 
 
 def test_mnist_minibatch_discrimination_model():
-    """No original script: the MNIST networks with MinibatchDiscrimination(100, 5) between the last hidden layer's
-    noise and the logits, and the CIFAR/SVHN minibatch scripts' generator loss and three generator updates."""
+    """No original script: the MNIST networks with MinibatchDiscrimination(100, 5) on the last hidden layer's
+    noise-free output, before the logits, and the CIFAR/SVHN minibatch scripts' generator loss, three generator
+    updates and learning rate."""
     keras.utils.set_random_seed(0)
     gan = _build("train_mnist_minibatch_discrimination")
     names = [layer.name for layer in gan.discriminator.layers]
-    assert names[-3:] == ["noise_5", "minibatch", "logits"]
+    assert names[-3:] == ["dense_5", "minibatch", "logits"]
+    assert experiments.get_experiment("train_mnist_minibatch_discrimination").default("learning_rate") == 0.0003
     minibatch = gan.discriminator.get_layer("minibatch")
     assert isinstance(minibatch, layers.MinibatchDiscrimination)
     assert (minibatch.num_kernels, minibatch.dim_per_kernel) == (100, 5)

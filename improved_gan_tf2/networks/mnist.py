@@ -38,16 +38,18 @@ def mnist_discriminator(num_classes=10, hidden_units=(1000, 500, 250, 250, 250),
     """The MNIST discriminator. Returns a model mapping images ``(n, 784)`` to ``[logits, features]``.
 
     ``minibatch_kernels`` (0 in the original scripts): a ``MinibatchDiscrimination`` layer with that many kernels
-    of 5 dimensions between the last hidden layer's noise and the logits, as the CIFAR-10/SVHN minibatch
-    discriminators have one before their last layer (the paper's MNIST minibatch model, whose code was not
-    released)."""
+    of 5 dimensions on the last hidden layer's output, in place of that layer's noise, before the logits (the
+    paper's MNIST minibatch model, whose code was not released). Its features come from a noise-free layer, as
+    in the CIFAR-10/SVHN discriminators: N(0, 0.5) noise on the 250 features would dominate the distances
+    between examples."""
     x = keras.Input((IMAGE_DIM,), name="images")
     h = GaussianNoise(0.3, name="input_noise")(x)
     features = None
     for index, units in enumerate(hidden_units, start=1):
         features = MnistWeightNormDense(units, activation="relu", name=f"dense_{index}")(h)
-        h = GaussianNoise(0.5, name=f"noise_{index}")(features)
-    if minibatch_kernels:
-        h = MinibatchDiscrimination(minibatch_kernels, name="minibatch")(h)
+        if minibatch_kernels and index == len(hidden_units):
+            h = MinibatchDiscrimination(minibatch_kernels, name="minibatch")(features)
+        else:
+            h = GaussianNoise(0.5, name=f"noise_{index}")(features)
     logits = MnistWeightNormDense(num_classes, activation=None, train_scale=True, name="logits")(h)
     return keras.Model(x, [logits, features], name=name)
