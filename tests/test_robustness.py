@@ -94,6 +94,72 @@ def copy_run(source, tmp_path):
     return target
 
 
+# ---------------------------------------------------------------------- 1. data
+
+
+def test_the_npz_loader_rejects_non_finite_pixels_and_bad_labels(tmp_path):
+    from improved_gan_tf2.data import DataFormatError, load_mnist
+    from improved_gan_tf2.data.mnist import read_mnist_npz
+
+    sample = load_mnist(dataset="mnist_sample")
+
+    def write(x_train=None, y_train=None):
+        arrays = dict(x_train=sample["x_train"][:200].copy(), y_train=sample["y_train"][:200].copy(),
+                      x_test=sample["x_test"][:100], y_test=sample["y_test"][:100])
+        if x_train is not None:
+            arrays["x_train"] = x_train
+        if y_train is not None:
+            arrays["y_train"] = y_train
+        path = str(tmp_path / "mnist.npz")
+        np.savez(path, **arrays)
+        return path
+
+    assert len(read_mnist_npz(write())["x_train"]) == 200
+    x = sample["x_train"][:200].copy()
+    x[3, 17] = np.nan
+    with pytest.raises(DataFormatError, match=r"non-finite value.*\(3, 17\)"):
+        read_mnist_npz(write(x_train=x))
+    x[3, 17] = np.inf
+    with pytest.raises(DataFormatError, match="non-finite"):
+        read_mnist_npz(write(x_train=x))
+    for bad, shown in ((12, "12"), (-1, "-1")):
+        y = sample["y_train"][:200].copy()
+        y[5] = bad
+        with pytest.raises(DataFormatError, match=rf"'y_train'\[5\] is {shown}"):
+            read_mnist_npz(write(y_train=y))
+    y = sample["y_train"][:200].astype(np.float32)
+    y[7] = 2.5
+    with pytest.raises(DataFormatError, match=r"\[7\] is 2.5"):
+        read_mnist_npz(write(y_train=y))
+    # through the script: one line, before training
+    x[3, 17] = np.nan
+    write(x_train=x)
+    result = run_script(FEATURE_MATCHING, "--dataset=mnist_npz", f"--data_dir={tmp_path}",
+                        f"--out_dir={tmp_path / 'run'}")
+    assert "non-finite" in one_line_error(result)
+    assert not os.path.exists(tmp_path / "run" / "flags.json")
+
+
+def test_the_svhn_and_cifar_loaders_reject_bad_labels(tmp_path):
+    import pickle
+
+    import scipy.io
+
+    from improved_gan_tf2.data import DataFormatError
+    from improved_gan_tf2.data.cifar10 import parse_batch
+    from improved_gan_tf2.data.svhn import read_mat
+
+    x = np.zeros((32, 32, 3, 4), np.uint8)
+    scipy.io.savemat(tmp_path / "ok.mat", {"X": x, "y": np.array([[1.0], [10.0], [3.0], [4.0]])})
+    assert list(read_mat(tmp_path / "ok.mat")[1]) == [1, 0, 3, 4]
+    scipy.io.savemat(tmp_path / "nan.mat", {"X": x, "y": np.array([[1.0], [np.nan], [3.0], [4.0]])})
+    with pytest.raises(DataFormatError, match=r"labels\[1\] is nan"):
+        read_mat(tmp_path / "nan.mat")
+    raw = pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [3.0, 10]})
+    with pytest.raises(DataFormatError, match=r"labels\[1\] is 10"):
+        parse_batch(raw, "data_batch_1")
+
+
 # ---------------------------------------------------------------------- start-up
 
 

@@ -169,7 +169,8 @@ def _run_semi_supervised(experiment, flags):
 def _run_imagenet(experiment, flags):
     if flags["is_train"]:  # before building the model: bad data fails at once, in one line
         with cli.bad_input():
-            imagenet_data.check_dataset(flags["dataset"], flags["image_width"], flags["tfds_data_dir"])
+            imagenet_data.check_dataset(flags["dataset"], flags["image_width"], flags["tfds_data_dir"],
+                                        flags["num_classes"])
     keras.utils.set_random_seed(flags["seed"])
     strategy = training.make_strategy(flags["strategy"])
     chief = training.is_chief(strategy)
