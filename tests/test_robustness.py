@@ -160,6 +160,86 @@ def test_the_svhn_and_cifar_loaders_reject_bad_labels(tmp_path):
         parse_batch(raw, "data_batch_1")
 
 
+# ---------------------------------------------------------------------- 2. --count
+
+
+def _original_epoch_ok(count, n_unl=4000, batch_size=100):
+    """The original's tiling leaves no batch without labelled rows: floor(n_unl / n_lab) * n_lab rows cover the
+    first row of the last batch."""
+    n_lab = 10 * count
+    return (n_unl // n_lab) * n_lab > (n_unl // batch_size - 1) * batch_size
+
+
+def test_every_count_on_the_sample_is_trained_as_the_original_tiles_it_or_refused_up_front():
+    from improved_gan_tf2 import cli, experiments
+    from improved_gan_tf2.data import load_mnist
+    from improved_gan_tf2.data.pipeline import semi_supervised_dataset
+
+    loaded = load_mnist(dataset="mnist_sample")
+    experiment = dataclasses.replace(experiments.get_experiment("train_mnist_feature_matching"),
+                                     load_data=lambda flags: loaded)
+    accepted, refused = [], []
+    for count in range(1, 401):
+        flags = dict(experiment.default_flags(), dataset="mnist_sample", count=count)
+        try:
+            data = experiments.prepare_data(experiment, flags)
+        except cli.InputError as error:
+            message = str(error)
+            assert message.startswith(f"--count={count}: ") and "would get no labelled example" in message
+            nearest = [int(c) for c in re.findall(r"\d+", message.rsplit("work", 1)[-1])]
+            assert nearest and all(_original_epoch_ok(c) for c in nearest), message
+            refused.append(count)
+            continue
+        accepted.append(count)
+        dataset, steps = semi_supervised_dataset(data.x_lab, data.y_lab, data.x_unl, 100, data.make_epoch_order())
+        assert steps == 40
+        epoch = data.make_epoch_order().next_epoch()
+        rows = len(epoch.lab_idx)  # floor(4000 / n_lab) copies of the labelled set
+        assert rows == (4000 // (10 * count)) * 10 * count
+        sizes = []
+        for t, (x_lab, y_lab, x_unl, x_unl2) in enumerate(dataset.take(steps)):
+            sizes.append(len(x_lab))
+            assert x_unl.shape == x_unl2.shape == (100, 784)
+            if t == steps - 1:  # the last batch is the original's slice, short or full
+                expected = epoch.lab_idx[t * 100:(t + 1) * 100]
+                np.testing.assert_array_equal(x_lab.numpy(), data.x_lab[expected])
+                np.testing.assert_array_equal(y_lab.numpy(), data.y_lab[expected])
+        assert sizes == [min(100, rows - 100 * t) for t in range(steps)] and min(sizes) > 0
+    assert accepted == [c for c in range(1, 401) if _original_epoch_ok(c)]
+    assert refused == [c for c in range(1, 401) if not _original_epoch_ok(c)]
+    assert {3, 7} <= set(accepted) and 30 in refused  # short last batches; an empty one
+
+
+def test_a_refused_count_leaves_no_half_made_run_and_a_short_batch_count_trains(tmp_path):
+    out_dir = str(tmp_path / "run")
+    result = run_script(FEATURE_MATCHING, *SAMPLE, "--count=30", "--epochs=1", f"--out_dir={out_dir}")
+    line = one_line_error(result)
+    assert "--count=30" in line and "batch 39 would get no labelled example" in line
+    assert "the nearest counts that work are 28 and 33" in line
+    assert not os.path.exists(os.path.join(out_dir, "flags.json"))
+    result = run_script(FEATURE_MATCHING, *SAMPLE, "--count=3", "--epochs=1", f"--out_dir={out_dir}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert [int(e) for e in ITERATION.findall(result.stdout)] == [0]
+    assert json.load(open(os.path.join(out_dir, "flags.json")))["count"] == 3
+
+
+def test_the_custom_labels_script_refuses_a_count_up_front(tmp_path):
+    from improved_gan_tf2 import cli, experiments
+    from improved_gan_tf2.data import load_mnist
+
+    labels = tmp_path / "labels.npy"
+    np.save(labels, load_mnist(dataset="mnist_sample")["y_test"].astype(np.int64))
+    experiment = experiments.get_experiment("train_mnist_fm_custom_labels")
+    flags = dict(experiment.default_flags(), dataset="mnist_sample", labels=str(labels), train_examples=800)
+    for count, ok in ((9, True), (17, False)):  # 800 // 170 * 170 = 680 rows: batches 7 of 8 would be empty
+        flags["count"] = count
+        if ok:
+            experiments.prepare_data(experiment, flags)
+        else:
+            with pytest.raises(cli.InputError, match=r"--count=17: .* batch 7 would get no labelled example"):
+                experiments.prepare_data(experiment, flags)
+
+
 # ---------------------------------------------------------------------- start-up
 
 

@@ -20,6 +20,7 @@ from improved_gan_tf2.data import (
     original_rng,
     select_labelled,
     select_labelled_custom,
+    tiling_problem,
 )
 from improved_gan_tf2.data import imagenet as imagenet_data
 from improved_gan_tf2.experiments import imagenet as imagenet_experiment
@@ -103,9 +104,44 @@ def _labelled_and_order(experiment, data, flags):
         else:  # one RNG, as in the original: two seed draws, the labelled choice, then every epoch's order
             rng, _, _ = original_rng(seed)
             labelled = select_labelled(x_train, y_train, count, rng)
+    _check_tiling(experiment, data, flags, len(labelled.x_lab))
     order = OriginalEpochOrder(rng, len(labelled.x_lab), len(x_train), tiling=experiment.tiling,
                                unlabelled_copies=experiment.unlabelled_copies)
     return labelled, order
+
+
+def _largest_count(experiment, data, flags):
+    """The largest ``--count`` the labelled choice allows (the smallest class, or a tenth of the set)."""
+    if experiment.labelled_choice == "custom" and not flags["balance"]:
+        return len(data["x_train"]) // 10
+    labels = data["y_train_true"] if experiment.labelled_choice == "custom" else data["y_train"]
+    return int(np.bincount(np.asarray(labels), minlength=10)[:10].min())
+
+
+def _check_tiling(experiment, data, flags, n_lab):
+    """Refuse, before any work, a ``--count`` whose floor tiling leaves a batch without labelled examples (the
+    original's mean over nothing), naming the nearest counts that work. A short last labelled batch is trained as
+    the original's slice makes it."""
+    n_unl, batch_size, count = len(data["x_train"]), flags["batch_size"], flags["count"]
+    problem = tiling_problem(n_lab, n_unl, batch_size, experiment.tiling)
+    if problem is None:
+        return
+    per_count = n_lab // count  # 10: that many classes
+
+    def works(c):
+        return tiling_problem(per_count * c, n_unl, batch_size, experiment.tiling) is None
+
+    largest = _largest_count(experiment, data, flags)
+    below = next((c for c in range(min(count, largest + 1) - 1, 0, -1) if works(c)), None)
+    above = next((c for c in range(count + 1, largest + 1) if works(c)), None)
+    nearest = [c for c in (below, above) if c is not None]
+    if len(nearest) == 2:
+        advice = f"the nearest counts that work are {below} and {above}"
+    elif nearest:
+        advice = f"the nearest count that works is {nearest[0]}"
+    else:
+        advice = f"no count works with --batch_size={batch_size}; change --batch_size"
+    raise cli.InputError(f"--count={count}: {problem}; {advice}.")
 
 
 def first_epoch_init_batch(x_lab, first_epoch, size=INIT_BATCH_SIZE):
