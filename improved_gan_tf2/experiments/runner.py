@@ -9,7 +9,7 @@ import dataclasses
 import functools
 import os
 import pprint
-from typing import Callable, Dict
+from typing import Callable, Dict, Optional
 
 import keras
 import numpy as np
@@ -88,6 +88,13 @@ class SemiSupervisedData:
     labelled: tuple                        #: the ``select_labelled`` result (permutation and all)
     make_epoch_order: Callable[[], OriginalEpochOrder]  #: a fresh epoch order, at epoch 0
     run_files: Dict[str, np.ndarray]       #: arrays the original saved beside its run (``perm.npy``, ...)
+    loaded: Optional[dict] = None          #: the arrays as loaded (``load_data``'s result), for the fingerprint
+
+    def fingerprint(self):
+        """:func:`training.data_fingerprint` of the loaded arrays: a run refuses to resume on other data."""
+        loaded = self.loaded or {"x_train": self.x_unl, "x_test": self.x_test, "y_test": self.y_test}
+        arrays = {name: value for name, value in loaded.items() if isinstance(value, np.ndarray)}
+        return training.data_fingerprint(arrays, getattr(loaded, "source", ""))
 
 
 def _labelled_and_order(experiment, data, flags):
@@ -172,7 +179,7 @@ def prepare_data(experiment, flags):
         if flags["balance"]:
             run_files[f"used_inds_{flags['count']}.npy"] = labelled.used_inds
     return SemiSupervisedData(labelled.x_lab, labelled.y_lab, data["x_train"], data["x_test"], data["y_test"],
-                              x_init, labelled, make_epoch_order, run_files)
+                              x_init, labelled, make_epoch_order, run_files, data)
 
 
 def run_flags(experiment, flags):
@@ -184,19 +191,25 @@ def _run_semi_supervised(experiment, flags):
     keras.utils.set_random_seed(flags["seed"])
     if experiment.check_flags is not None:
         experiment.check_flags(flags)
-    data = prepare_data(experiment, flags)
+    # first the run directory (usable? locked by another run? made with other flags?), then the data; nothing is
+    # written there until both are checked
     run_directory = training.RunDirectory(flags["out_dir"], run_flags(experiment, flags))
-    for name, array in data.run_files.items():
-        np.save(os.path.join(run_directory.path, name), array)
-    gan = build_model(experiment, flags)
-    return training.fit_semi_supervised(
-        gan, run_directory,
-        x_lab=data.x_lab, y_lab=data.y_lab, x_unl=data.x_unl, x_test=data.x_test, y_test=data.y_test,
-        x_init=data.x_init, epoch_order=data.make_epoch_order(), batch_size=flags["batch_size"],
-        epochs=flags["epochs"], learning_rate_schedule=functools.partial(experiment.learning_rate,
-                                                                         flags["learning_rate"]),
-        make_grid=experiment.sample_grid, evaluation_tail=experiment.evaluation_tail,
-    )
+    try:
+        data = prepare_data(experiment, flags)
+        run_directory.start(data.fingerprint())
+        for name, array in data.run_files.items():
+            np.save(os.path.join(run_directory.path, name), array)
+        gan = build_model(experiment, flags)
+        return training.fit_semi_supervised(
+            gan, run_directory,
+            x_lab=data.x_lab, y_lab=data.y_lab, x_unl=data.x_unl, x_test=data.x_test, y_test=data.y_test,
+            x_init=data.x_init, epoch_order=data.make_epoch_order(), batch_size=flags["batch_size"],
+            epochs=flags["epochs"], learning_rate_schedule=functools.partial(experiment.learning_rate,
+                                                                             flags["learning_rate"]),
+            make_grid=experiment.sample_grid, evaluation_tail=experiment.evaluation_tail,
+        )
+    finally:
+        run_directory.close()
 
 
 # ---------------------------------------------------------------------- ImageNet
@@ -215,9 +228,9 @@ def _run_imagenet(experiment, flags):
         os.makedirs(flags["checkpoint_dir"], exist_ok=True)
         os.makedirs(flags["sample_dir"], exist_ok=True)
     gan = build_model(experiment, flags, strategy)
-    manager = training.make_checkpoint_manager(gan, flags["checkpoint_dir"])
-    if training.restore_checkpoint(manager):
-        print(" [*] Load SUCCESS (%s, step %d)" % (manager.latest_checkpoint, int(gan.step.numpy())))
+    manager, restored = training.open_imagenet_checkpoints(gan, flags["checkpoint_dir"])
+    if restored:
+        print(" [*] Load SUCCESS (%s, step %d)" % (restored, int(gan.step.numpy())))
     else:
         print(" [!] Load failed...")
 
@@ -244,14 +257,19 @@ def _run_imagenet(experiment, flags):
         flags["sample_every_secs"], flags["checkpoint_every_secs"], chief=chief,
     )
     steps = flags["max_steps"] - int(gan.step.numpy()) if flags["max_steps"] else 10 ** 15
+    guard = training.NonFiniteGuard(manager, where=lambda epoch, batch: "step %d" % int(gan.step.numpy()))
     print("TRAINING")
+    diverged = False
     try:
         if steps > 0:
-            gan.fit(dataset, epochs=1, steps_per_epoch=steps, callbacks=[monitor], verbose=0, shuffle=False)
+            gan.fit(dataset, epochs=1, steps_per_epoch=steps, callbacks=[guard, monitor], verbose=0, shuffle=False)
     except KeyboardInterrupt:
         print("Interrupted at step %d." % int(gan.step.numpy()))
+    except training.NonFiniteError:
+        diverged = True  # nothing non-finite is saved
+        raise
     finally:
-        if chief:
+        if chief and not diverged:
             print(" [*] Saved %s" % training.save_checkpoint(manager, gan))
     print("DONE TRAINING")
     return None
