@@ -11,7 +11,11 @@ than one worker.
 Runs until interrupted (or --max_steps); Ctrl-C saves a checkpoint, and a restart resumes from the latest.
 With --nois_train it restores the latest checkpoint and writes <sample_dir>/test.png.
 """
-from improved_gan_tf2 import cli, experiments
+from improved_gan_tf2.startup import quiet_tensorflow
+
+quiet_tensorflow()  # TensorFlow's C++ start-up log is not for the people running the script
+
+from improved_gan_tf2 import cli, experiments  # noqa: E402
 
 EXPERIMENT = experiments.get_experiment("train_imagenet")
 cli.define_flags(EXPERIMENT.flags)

@@ -6,7 +6,14 @@ Modules: ``layers`` (weight norm, minibatch discrimination, virtual batch norm, 
 ``plotting``, ``networks``, ``models``, ``training``, and ``experiments`` (each original script as a record in
 one registry, and the runner).
 """
-from improved_gan_tf2.init import data_dependent_init
-
 __version__ = "0.1.0"
 __all__ = ["data_dependent_init", "__version__"]
+
+
+def __getattr__(name):
+    # imported on first use, so that ``improved_gan_tf2.startup`` can run before anything imports TensorFlow
+    if name == "data_dependent_init":
+        from improved_gan_tf2.init import data_dependent_init
+
+        return data_dependent_init
+    raise AttributeError(f"module 'improved_gan_tf2' has no attribute {name!r}")

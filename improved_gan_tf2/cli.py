@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional, Tuple
 from absl import app, flags, logging
 
 from improved_gan_tf2.data.errors import DataFormatError, DataNotFoundError
-from improved_gan_tf2.training import RunMismatchError
+from improved_gan_tf2.training import RunDirectoryError, TrainingStopped
 
 FLAG_KINDS = ("integer", "float", "boolean", "string", "enum")
 
@@ -24,7 +24,9 @@ class InputError(ValueError):
     """Bad flag values or inputs found after flag parsing (e.g. a count larger than a class)."""
 
 
-INPUT_ERRORS = (InputError, DataNotFoundError, DataFormatError, RunMismatchError)
+INPUT_ERRORS = (InputError, DataNotFoundError, DataFormatError, RunDirectoryError)
+#: Exit status of a run stopped by Ctrl-C (128 + SIGINT, as a shell reports it).
+INTERRUPTED_STATUS = 130
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,7 +82,9 @@ def flag_values():
 
 def run(main, error_prefix="", positional=False):
     """``absl.app.run(main)``, where an input error prints ``<error_prefix>error: <message>`` and exits with
-    status 2. Positional arguments are refused unless ``positional`` (the tools take run directories)."""
+    status 2, a run stopped by a NaN (``training.NonFiniteError``) prints its line and exits with status 3, and
+    Ctrl-C prints one line and exits with status 130: never a traceback. Positional arguments are refused unless
+    ``positional`` (the tools take run directories)."""
 
     def guarded(argv):
         if len(argv) > 1 and not positional:
@@ -92,6 +96,13 @@ def run(main, error_prefix="", positional=False):
         except INPUT_ERRORS as error:
             print(f"{error_prefix}error: {error}", file=sys.stderr)
             sys.exit(2)
+        except TrainingStopped as error:
+            print(f"{error_prefix}{error.prefix}{error}", file=sys.stderr)
+            sys.exit(error.exit_status)
+        except KeyboardInterrupt:
+            print(f"{error_prefix}interrupted; nothing is lost: the same command starts again (a run resumes from "
+                  f"its last checkpoint).", file=sys.stderr)
+            sys.exit(INTERRUPTED_STATUS)
 
     app.run(guarded)
 

@@ -2,14 +2,25 @@
 TensorBoard, the final summary, and (ImageNet) distribution strategies. The experiment runner
 (:mod:`improved_gan_tf2.experiments`) assembles these; nothing here changes the arithmetic.
 
-A run directory holds ``flags.json``, ``checkpoints/`` (``tf.train.CheckpointManager``; TensorFlow writes each
-checkpoint under a temporary name and then updates the ``checkpoint`` index atomically, so an interrupted save
-leaves the previous checkpoint usable), ``samples/`` (PNG grids), ``logs/`` (TensorBoard), ``history.csv`` and,
-at the end, ``summary.json``.
+A run directory holds ``flags.json``, ``data.json`` (a fingerprint of the data), ``checkpoints/``
+(``tf.train.CheckpointManager``; TensorFlow writes each checkpoint under a temporary name and then updates the
+``checkpoint`` index atomically, so an interrupted save leaves the previous checkpoint usable; :func:`open_checkpoints`
+resumes from the newest one that restores), ``samples/`` (PNG grids), ``logs/`` (TensorBoard), ``history.csv``,
+``.lock`` (held by the process running there) and, at the end, ``summary.json``. A loss or a parameter that becomes
+NaN or infinite stops training before anything non-finite is saved (:class:`NonFiniteGuard`,
+:class:`EpochCheckpoint`).
 """
+import errno
+import gc
+import glob
+import hashlib
 import json
 import os
+import re
+import shutil
+import socket
 import sys
+import tempfile
 import time
 
 import keras
@@ -38,8 +49,42 @@ RESUMABLE_FLAG_CHANGES = frozenset({"epochs", "out_dir", "data_dir", "verbose", 
 EXPERIMENT_KEY = "experiment"
 
 
-class RunMismatchError(ValueError):
-    """The output directory holds a run made with other flags."""
+class RunDirectoryError(ValueError):
+    """The run directory cannot be used as asked (a file, not writable, in use, damaged, made with other flags or
+    data); the message says why and what to do."""
+
+
+class RunMismatchError(RunDirectoryError):
+    """The output directory holds a run made with other flags (or other data)."""
+
+
+class RunLockedError(RunDirectoryError):
+    """Another process is running in the output directory."""
+
+
+class CheckpointError(RunDirectoryError):
+    """None of the checkpoints of a run directory restores."""
+
+
+class TrainingStopped(Exception):
+    """Training ended early, with nothing lost; ``str(error)`` is the one line to print, ``exit_status`` the
+    process's exit status."""
+
+    exit_status = 1
+    prefix = "error: "
+
+
+class NonFiniteError(TrainingStopped):
+    """A loss or a parameter became NaN or infinite: training stopped before anything non-finite was saved."""
+
+    exit_status = 3
+
+
+class TrainingInterrupted(TrainingStopped):
+    """Ctrl-C during training; the checkpoints written so far are intact."""
+
+    exit_status = 130
+    prefix = ""
 
 
 def write_json_atomic(path, value):
@@ -59,11 +104,40 @@ def _json_default(value):
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
-class RunDirectory:
-    """The output directory of one run; refuses to resume a run made with different flags.
+#: The lock file of a run directory (an OS lock, released when its process ends, even by SIGKILL).
+LOCK_NAME = ".lock"
+#: What the run was trained on: a SHA-256 of the data arrays, their shapes and their source.
+DATA_NAME = "data.json"
 
+try:  # POSIX; elsewhere runs are not locked
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None
+
+
+def data_fingerprint(arrays, source=""):
+    """A fingerprint of a run's data: SHA-256 over the names, shapes, dtypes and bytes of ``arrays`` (a dict of
+    NumPy arrays), with the shapes and ``source`` for messages."""
+    digest = hashlib.sha256()
+    shapes = {}
+    for name in sorted(arrays):
+        array = np.ascontiguousarray(arrays[name])
+        shapes[name] = [list(array.shape), str(array.dtype)]
+        digest.update(f"{name}:{array.shape}:{array.dtype};".encode())
+        digest.update(memoryview(array).cast("B"))
+    return {"sha256": digest.hexdigest(), "arrays": shapes, "source": str(source)}
+
+
+class RunDirectory:
+    """The output directory of one run: locked for the life of the process, refusing to resume a run made with
+    different flags or data.
+
+    Creating one checks that ``out_dir`` is (or can be made) a writable directory, takes its lock (another process
+    running there is named and refused) and compares ``flags`` with the ``flags.json`` of a run already there;
+    nothing is written until :meth:`start`, which writes ``flags.json`` and the data's fingerprint (``data.json``).
     ``flags`` are the script's flag values and, under :data:`EXPERIMENT_KEY`, the experiment's name, so that any
-    tool can rebuild the run from its ``flags.json``."""
+    tool can rebuild the run from its ``flags.json``. :meth:`close` releases the lock (so does the end of the
+    process)."""
 
     def __init__(self, out_dir, flags):
         self.path = os.path.abspath(out_dir)
@@ -74,24 +148,124 @@ class RunDirectory:
         self.history_path = os.path.join(self.path, "history.csv")
         self.summary_path = os.path.join(self.path, "summary.json")
         self._flags_path = os.path.join(self.path, "flags.json")
-        os.makedirs(self.path, exist_ok=True)
-        if os.path.exists(self._flags_path):
+        self._data_path = os.path.join(self.path, DATA_NAME)
+        self._lock_fd = None
+        self.started = False
+        _make_directory(self.path)
+        try:
+            self._lock()
+            self._check_flags()
+        except BaseException:
+            self.close()
+            raise
+
+    # ------------------------------------------------------------------ checks
+
+    def _lock(self):
+        path = os.path.join(self.path, LOCK_NAME)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            with tempfile.TemporaryFile(dir=self.path):
+                pass
+        except OSError as error:
+            raise RunDirectoryError(f"the run directory {self.path} is not writable ({error.strerror}); pass an "
+                                    f"--out_dir you can write to.") from None
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as error:
+                holder = os.read(fd, 4096).decode(errors="replace").strip()
+                os.close(fd)
+                if error.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    raise RunDirectoryError(f"cannot lock the run directory {self.path} ({error.strerror}); pass "
+                                            f"another --out_dir.") from None
+                raise RunLockedError(
+                    f"the run directory {self.path} is in use by another run ({holder or 'process unknown'}); wait "
+                    f"for it to end, or stop it, and run this command again to resume, or pass another --out_dir."
+                ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, (f"pid {os.getpid()} on {socket.gethostname()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}: "
+                      f"{' '.join(sys.argv)}\n").encode())
+        self._lock_fd = fd
+
+    def close(self):
+        """Release the lock (the lock file stays: removing it could let two processes lock two files)."""
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def has_checkpoints(self):
+        """True if ``checkpoints/`` holds a checkpoint or a checkpoint index."""
+        try:
+            names = os.listdir(self.checkpoint_dir)
+        except OSError:
+            return False
+        return any(name == "checkpoint" or name.endswith(".index") for name in names)
+
+    def _check_flags(self):
+        checkpoints = self.has_checkpoints()
+        if not os.path.exists(self._flags_path):
+            if checkpoints:
+                raise RunDirectoryError(
+                    f"{self.path} holds checkpoints but no flags.json, so the flags that made them are unknown; put "
+                    f"flags.json back (summary.json holds a copy under \"flags\" once a run has finished), or pass "
+                    f"another --out_dir.")
+            return
+        try:
             with open(self._flags_path) as stream:
                 stored = json.load(stream)
-            if EXPERIMENT_KEY in self.flags and EXPERIMENT_KEY not in stored:
-                # written before flags.json named its experiment: the other flags identify the run
-                stored[EXPERIMENT_KEY] = self.flags[EXPERIMENT_KEY]
-            changed = sorted(
-                key for key in set(stored) | set(self.flags)
-                if key not in RESUMABLE_FLAG_CHANGES and stored.get(key) != self.flags.get(key)
+            if not isinstance(stored, dict):
+                raise ValueError(f"a JSON {type(stored).__name__}, not an object")
+        except (OSError, ValueError) as error:
+            if not checkpoints:  # nothing to resume: a fresh run replaces it
+                return
+            raise RunDirectoryError(
+                f"{self._flags_path} is damaged ({error}), so the flags that made the checkpoints beside it are "
+                f"unknown; put back a correct flags.json (summary.json holds a copy under \"flags\" once a run has "
+                f"finished), or pass another --out_dir.") from None
+        if EXPERIMENT_KEY in self.flags and EXPERIMENT_KEY not in stored:
+            # written before flags.json named its experiment: the other flags identify the run
+            stored[EXPERIMENT_KEY] = self.flags[EXPERIMENT_KEY]
+        changed = sorted(
+            key for key in set(stored) | set(self.flags)
+            if key not in RESUMABLE_FLAG_CHANGES and stored.get(key) != self.flags.get(key)
+        )
+        if changed:
+            details = ", ".join(f"{k}: {stored.get(k)!r} -> {self.flags.get(k)!r}" for k in changed)
+            if not checkpoints:
+                print(f"note: {self.path} holds no checkpoint of the run made there with other flags ({details}); "
+                      f"starting afresh with these.")
+                return
+            raise RunMismatchError(
+                f"{self.path} holds a run made with other flags ({details}); "
+                f"pass a new --out_dir, or the same flags to resume that run."
             )
-            if changed:
-                details = ", ".join(f"{k}: {stored.get(k)!r} -> {self.flags.get(k)!r}" for k in changed)
+
+    def start(self, fingerprint=None):
+        """Refuse data other than the run's (``fingerprint``: :func:`data_fingerprint` of the data, checked against
+        the one recorded when the run has checkpoints), then write ``flags.json`` and ``data.json``."""
+        if fingerprint is not None:
+            stored = None
+            if os.path.exists(self._data_path) and self.has_checkpoints():
+                try:
+                    with open(self._data_path) as stream:
+                        stored = json.load(stream)
+                    stored["sha256"]
+                except (OSError, ValueError, TypeError, KeyError) as error:
+                    raise RunDirectoryError(
+                        f"{self._data_path} is damaged ({error!r}), so this data cannot be checked against the "
+                        f"run's; delete data.json to resume with this data, or pass another --out_dir.") from None
+            if stored is not None and stored["sha256"] != fingerprint["sha256"]:
                 raise RunMismatchError(
-                    f"{self.path} holds a run made with other flags ({details}); "
-                    f"pass a new --out_dir, or the same flags to resume that run."
-                )
+                    f"the data differs from the data the run in {self.path} was trained on (then: "
+                    f"{stored.get('source') or 'unknown source'} {_shapes(stored)}; now: "
+                    f"{fingerprint['source'] or 'unknown source'} {_shapes(fingerprint)}); pass that data "
+                    f"(--dataset, --data_dir) to resume the run, or another --out_dir.")
+            write_json_atomic(self._data_path, fingerprint)
         write_json_atomic(self._flags_path, self.flags)
+        self.started = True
+
+    # ------------------------------------------------------------------ checkpoints, history, summary
 
     def checkpoint_manager(self, max_to_keep=3, **objects):
         """A ``CheckpointManager`` over ``objects`` plus an ``epoch`` counter (returned as the second value)."""
@@ -99,19 +273,41 @@ class RunDirectory:
         checkpoint = tf.train.Checkpoint(epoch=epoch, **objects)
         return tf.train.CheckpointManager(checkpoint, self.checkpoint_dir, max_to_keep=max_to_keep), epoch
 
+    def open_checkpoints(self, max_to_keep=3, print_fn=print, **objects):
+        """:func:`open_checkpoints` over ``objects`` plus an ``epoch`` counter: ``(manager, epoch variable, the
+        restored checkpoint or None)``."""
+        epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        checkpoint = tf.train.Checkpoint(epoch=epoch, **objects)
+        manager, restored = open_checkpoints(checkpoint, self.checkpoint_dir, max_to_keep, print_fn=print_fn)
+        return manager, epoch, restored
+
     def trim_history(self, epochs_completed):
         """Drop ``history.csv`` rows of epochs after the checkpoint being resumed (an interrupted run may have
-        logged an epoch it did not save)."""
+        logged an epoch it did not save); a line that is not the header or a row of an epoch is an error."""
         if not os.path.exists(self.history_path):
             return
-        with open(self.history_path) as stream:
+        with open(self.history_path, newline="", errors="replace") as stream:  # keep CSVLogger's line ends
             lines = stream.readlines()
-        kept = lines[:1] + [line for line in lines[1:] if int(line.split(",", 1)[0]) < epochs_completed]
+        fix = (f"move it aside (the checkpoints are intact; the resumed run starts a new history.csv) and run "
+               f"again")
+        if lines and not lines[0].startswith("epoch,"):
+            raise RunDirectoryError(f"{self.history_path} is damaged: its first line is not the header "
+                                    f"'epoch,...'; {fix}.")
+        kept = lines[:1]
+        for number, line in enumerate(lines[1:], 2):
+            try:
+                epoch = int(line.split(",", 1)[0])
+            except ValueError:
+                raise RunDirectoryError(
+                    f"{self.history_path} is damaged: line {number} ({line.strip()[:40]!r}) is not a row of an "
+                    f"epoch (did two runs write to it?); {fix}.") from None
+            if epoch < epochs_completed:
+                kept.append(line)
         if epochs_completed == 0:
             kept = []
         if kept != lines:
             temporary = f"{self.history_path}.tmp"
-            with open(temporary, "w") as stream:
+            with open(temporary, "w", newline="") as stream:
                 stream.writelines(kept)
             os.replace(temporary, self.history_path)
 
@@ -119,9 +315,176 @@ class RunDirectory:
         write_json_atomic(self.summary_path, summary)
 
 
+def _shapes(fingerprint):
+    arrays = fingerprint.get("arrays") or {}
+    return "(" + ", ".join(f"{name} {tuple(shape)}" for name, (shape, _) in sorted(arrays.items())) + ")"
+
+
+def _make_directory(path):
+    """Make ``path`` a directory (with its parents) or raise :class:`RunDirectoryError` saying why it cannot be."""
+    if os.path.isdir(path):
+        return
+    if os.path.lexists(path):
+        raise RunDirectoryError(f"--out_dir={path} is a file, not a directory; pass a directory (it is made if it "
+                                f"does not exist).")
+    parent = os.path.dirname(path)
+    while parent and not os.path.lexists(parent) and parent != os.path.dirname(parent):
+        parent = os.path.dirname(parent)
+    if parent and not os.path.isdir(parent):
+        raise RunDirectoryError(f"--out_dir={path} cannot be made: {parent} is a file, not a directory; pass "
+                                f"another --out_dir.")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as error:
+        raise RunDirectoryError(f"--out_dir={path} cannot be made ({error.strerror}: {error.filename}); pass an "
+                                f"--out_dir you can write to.") from None
+
+
+# ---------------------------------------------------------------------- checkpoints: finite values, fallback
+
+
+def non_finite_variables(root):
+    """Names of the floating-point variables reachable from the trackable ``root`` (a ``tf.train.Checkpoint``, a
+    model, ...) that hold a NaN or an infinity."""
+    bad, seen = [], set()
+    for obj in tf.train.TrackableView(root).descendants():
+        if not isinstance(obj, (tf.Variable, keras.Variable)) or id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if not tf.as_dtype(obj.dtype).is_floating:
+            continue
+        if not bool(tf.reduce_all(tf.math.is_finite(tf.convert_to_tensor(obj)))):
+            bad.append(getattr(obj, "path", None) or obj.name)
+    return bad
+
+
+def _first_line(error):
+    text = getattr(error, "message", None) or str(error) or type(error).__name__
+    return text.strip().splitlines()[0][:300] if text.strip() else type(error).__name__
+
+
+def _checkpoint_number(path):
+    match = re.search(r"-(\d+)$", path)
+    return int(match.group(1)) if match else -1
+
+
+def _try_restore(checkpoint, path):
+    """Restore ``path`` into ``checkpoint``; ``None`` if it restored every object with finite values, else why
+    not."""
+    if not tf.io.gfile.exists(path + ".index"):
+        return "its files are missing"
+    status = None
+    checkpoint.save_counter  # noqa: B018  (created now, so that it is restored now, not deferred to the next save)
+    try:
+        status = checkpoint.restore(path)
+        status.assert_existing_objects_matched()
+    except (tf.errors.OpError, AssertionError, ValueError) as error:
+        if status is not None:
+            status.expect_partial()
+        return _first_line(error)
+    bad = non_finite_variables(checkpoint)
+    if bad:
+        return f"it holds non-finite values ({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''})"
+    return None
+
+
+def open_checkpoints(checkpoint, directory, max_to_keep, checkpoint_name="ckpt", print_fn=print):
+    """Restore the newest checkpoint of ``directory`` that restores, and return ``(manager, its path or None)``.
+
+    Leftovers of a save that was killed (``<name>-N_temp/``) are removed. A checkpoint that does not restore
+    (a damaged file, missing files, an object that does not match) or holds a NaN or an infinity is skipped, with
+    a note saying which and why, and the next older one is tried; skipped checkpoints are moved to
+    ``skipped/`` and the ``checkpoint`` index is rewritten without them, so the manager carries on from the one
+    restored. An unreadable ``checkpoint`` index is moved aside (to ``checkpoint.unreadable``) and the checkpoint
+    files themselves are tried. If there are checkpoints but none restores, :class:`CheckpointError` says why
+    (nothing is changed then)."""
+    prefix = os.path.join(directory, checkpoint_name)
+    for leftover in glob.glob(glob.escape(prefix) + "-*_temp"):
+        if os.path.isdir(leftover):
+            shutil.rmtree(leftover, ignore_errors=True)
+            print_fn(f"note: removed {leftover}, left by a save that was interrupted")
+    state, state_problem = None, None
+    index = os.path.join(directory, "checkpoint")
+    if os.path.exists(index):
+        logger = tf.get_logger()
+        level = logger.level
+        logger.setLevel("ERROR")  # TensorFlow logs a damaged index as two warnings and returns None
+        try:
+            state = tf.train.get_checkpoint_state(directory)
+            problem = None if state is not None else "not a checkpoint index"
+        except Exception as error:  # text_format.ParseError, DecodeError, ...: a damaged index
+            problem = _first_line(error)
+        finally:
+            logger.setLevel(level)
+        if problem is not None:
+            state_problem = f"the checkpoint index {index} is unreadable ({problem})"
+    timestamps = {}
+    if state is not None:
+        paths = list(state.all_model_checkpoint_paths)
+        if state.model_checkpoint_path and state.model_checkpoint_path not in paths:
+            paths.append(state.model_checkpoint_path)
+        timestamps = dict(zip(state.all_model_checkpoint_paths, state.all_model_checkpoint_timestamps))
+    else:
+        paths = [name[:-len(".index")] for name in glob.glob(glob.escape(prefix) + "-*.index")]
+        if paths and state_problem is None:
+            state_problem = f"{directory} has checkpoint files but no checkpoint index"
+    paths = sorted(set(paths), key=_checkpoint_number, reverse=True)
+    restored, skipped = None, []
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")  # a failed restore leaves objects that warn about unrestored values when collected
+    try:
+        for path in paths:
+            problem = _try_restore(checkpoint, path)
+            if problem is None:
+                restored = path
+                break
+            skipped.append((path, problem))
+        if skipped:
+            gc.collect()
+    finally:
+        logger.setLevel(level)
+    if paths and restored is None:
+        details = "; ".join(f"{os.path.basename(p)}: {problem}" for p, problem in skipped)
+        raise CheckpointError(f"no checkpoint in {directory} restores ({details}); if the code changed since they "
+                              f"were written, use that version, else pass another --out_dir.")
+    if state_problem:
+        print_fn(f"note: {state_problem}; " + ("rebuilt from the checkpoint files" if paths else "moved aside"))
+        if state is None and os.path.exists(index):
+            os.replace(index, index + ".unreadable")
+    for path, problem in skipped:
+        print_fn(f"note: skipped checkpoint {path} ({problem}); moved to {os.path.join(directory, 'skipped')}")
+        aside = os.path.join(directory, "skipped")
+        os.makedirs(aside, exist_ok=True)
+        for name in glob.glob(glob.escape(path) + ".*"):
+            os.replace(name, os.path.join(aside, os.path.basename(name)))
+    if restored is not None and (skipped or state_problem):
+        kept = sorted((p for p in paths if _checkpoint_number(p) <= _checkpoint_number(restored)),
+                      key=_checkpoint_number)
+        _write_checkpoint_index(directory, restored, kept,
+                                [timestamps.get(p) or os.path.getmtime(p + ".index") for p in kept],
+                                state.last_preserved_timestamp if state is not None else 0.0)
+    manager = tf.train.CheckpointManager(checkpoint, directory, max_to_keep=max_to_keep,
+                                         checkpoint_name=checkpoint_name)
+    return manager, restored
+
+
+def _write_checkpoint_index(directory, latest, paths, timestamps, last_preserved_timestamp):
+    """Write the ``checkpoint`` index (a ``CheckpointState`` text proto, paths relative to ``directory``) through a
+    temporary file and a rename, as ``CheckpointManager`` does."""
+    lines = [f"model_checkpoint_path: {json.dumps(os.path.basename(latest))}"]
+    lines += [f"all_model_checkpoint_paths: {json.dumps(os.path.basename(p))}" for p in paths]
+    lines += [f"all_model_checkpoint_timestamps: {float(t)!r}" for t in timestamps]
+    lines.append(f"last_preserved_timestamp: {float(last_preserved_timestamp)!r}")
+    path = os.path.join(directory, "checkpoint")
+    with open(path + ".tmp", "w") as stream:
+        stream.write("\n".join(lines) + "\n")
+    os.replace(path + ".tmp", path)
+
+
 def restore_checkpoint(manager):
     """Restore the newest checkpoint of ``manager``, checking that it matches every object; returns its path, or
-    None when there is none."""
+    None when there is none. (:func:`open_checkpoints` also falls back to older checkpoints.)"""
     path = manager.latest_checkpoint
     if path:
         manager.checkpoint.restore(path).assert_existing_objects_matched()
@@ -185,8 +548,65 @@ class SampleGrid(keras.callbacks.Callback):
             self.writer.flush()
 
 
+def _checkpoint_advice(manager):
+    """What a stopped run leaves: its last checkpoint (resumable) or none."""
+    latest = manager.latest_checkpoint if manager is not None else None
+    if latest:
+        return (f"the last checkpoint, {latest}, is intact and finite: the same command resumes from it (and, the "
+                f"run being deterministic, diverges again), so change the flags (e.g. a lower --learning_rate) in a "
+                f"new --out_dir")
+    return "no checkpoint was written: run again with other flags (e.g. a lower --learning_rate)"
+
+
+class NonFiniteGuard(keras.callbacks.Callback):
+    """Stops training at the first batch whose logged values (the losses) are NaN or infinite, before anything of
+    that epoch is saved: raises :class:`NonFiniteError` naming the epoch, the iteration and the values.
+
+    ``where(epoch, batch)`` describes the position (default: ``epoch E, iteration I of N``); ``manager`` is the
+    checkpoint manager whose last checkpoint the message names."""
+
+    def __init__(self, manager=None, steps_per_epoch=None, where=None):
+        super().__init__()
+        self.manager = manager
+        self.steps_per_epoch = steps_per_epoch
+        self.where = where
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        bad = {}
+        for name, value in (logs or {}).items():
+            try:
+                finite = bool(np.all(np.isfinite(np.asarray(value, dtype=np.float64))))
+            except (TypeError, ValueError):
+                continue
+            if not finite:
+                bad[name] = value
+        if bad:
+            if self.where is not None:
+                where = self.where(self.epoch, batch)
+            else:
+                of = f" of {self.steps_per_epoch}" if self.steps_per_epoch else ""
+                where = f"epoch {self.epoch}, iteration {batch}{of}"
+            values = ", ".join(f"{name} = {_format_value(value)}" for name, value in sorted(bad.items()))
+            raise NonFiniteError(f"training diverged at {where}: {values}; stopped before saving anything of it. "
+                                 f"{_capitalized(_checkpoint_advice(self.manager))}.")
+
+
+def _format_value(value):
+    array = np.asarray(value, dtype=np.float64)
+    return str(float(array)) if array.ndim == 0 else np.array2string(array, threshold=4)
+
+
+def _capitalized(text):
+    return text[:1].upper() + text[1:]
+
+
 class EpochCheckpoint(keras.callbacks.Callback):
-    """Saves ``manager``'s checkpoint after every epoch, numbered by the epochs completed."""
+    """Saves ``manager``'s checkpoint after every epoch, numbered by the epochs completed, unless a variable of it
+    holds a NaN or an infinity: then raises :class:`NonFiniteError` and the last checkpoint stays the latest."""
 
     def __init__(self, manager, epoch_variable):
         super().__init__()
@@ -194,6 +614,11 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.epoch_variable = epoch_variable
 
     def on_epoch_end(self, epoch, logs=None):
+        bad = non_finite_variables(self.manager.checkpoint)
+        if bad:
+            names = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+            raise NonFiniteError(f"training diverged in epoch {epoch}: {names} hold NaN or infinite values, so "
+                                 f"epoch {epoch} was not saved. {_capitalized(_checkpoint_advice(self.manager))}.")
         self.epoch_variable.assign(epoch + 1)
         self.manager.save(checkpoint_number=epoch + 1)
 
@@ -229,36 +654,47 @@ def fit_semi_supervised(gan, run, *, x_lab, y_lab, x_unl, x_test, y_test, x_init
     """
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
-    manager, epoch_variable = run.checkpoint_manager(**semi_supervised_checkpoint_objects(gan))
-    start_epoch = int(epoch_variable.numpy()) if restore_checkpoint(manager) else 0
+    if not run.started:
+        run.start()
+    manager, epoch_variable, restored = run.open_checkpoints(**semi_supervised_checkpoint_objects(gan))
+    start_epoch = int(epoch_variable.numpy()) if restored else 0
     run.trim_history(start_epoch)
     if start_epoch == 0:
         gan.initialize(x_init, batch_size)
+    elif start_epoch < epochs:
+        print(f"Resuming {run.path} after epoch {start_epoch - 1} (checkpoint {restored})")
     else:
-        print(f"Resuming {run.path} after epoch {start_epoch - 1} (checkpoint {manager.latest_checkpoint})")
+        trained = "1 epoch (epoch 0" if start_epoch == 1 else f"{start_epoch} epochs (epochs 0-{start_epoch - 1}"
+        print(f"The run in {run.path} is done: it has trained {trained}, checkpoint {restored}) and --epochs={epochs} "
+              f"asks for no more; measuring its test error again. A larger --epochs continues it.")
     train_dataset, steps_per_epoch = semi_supervised_dataset(
         x_lab, y_lab, x_unl, batch_size, epoch_order, start_epoch=start_epoch
     )
     test_dataset, test_count = evaluation_dataset(x_test, y_test, batch_size, tail=evaluation_tail)
     if start_epoch < epochs:
-        history = gan.fit(
-            train_dataset,
-            epochs=epochs,
-            initial_epoch=start_epoch,
-            steps_per_epoch=steps_per_epoch,
-            validation_data=test_dataset,
-            shuffle=False,  # the dataset already follows the original's order
-            verbose=verbose,
-            callbacks=[
-                EpochLearningRate(learning_rate_schedule, [gan.discriminator_optimizer, gan.generator_optimizer]),
-                EpochCheckpoint(manager, epoch_variable),
-                keras.callbacks.CSVLogger(run.history_path, append=True),
-                keras.callbacks.TensorBoard(run.log_dir, write_graph=False),
-                SampleGrid(lambda: gan.sample(batch_size, seed=SAMPLE_SEED), make_grid, run.samples_dir,
-                           run.log_dir, value_range),
-                OriginalEpochLog(),  # last: once an epoch's line is printed, everything of that epoch is saved
-            ],
-        )
+        try:
+            history = gan.fit(
+                train_dataset,
+                epochs=epochs,
+                initial_epoch=start_epoch,
+                steps_per_epoch=steps_per_epoch,
+                validation_data=test_dataset,
+                shuffle=False,  # the dataset already follows the original's order
+                verbose=verbose,
+                callbacks=[
+                    NonFiniteGuard(manager, steps_per_epoch),  # first: a NaN batch stops before anything is saved
+                    EpochLearningRate(learning_rate_schedule,
+                                      [gan.discriminator_optimizer, gan.generator_optimizer]),
+                    EpochCheckpoint(manager, epoch_variable),  # refuses to save non-finite values
+                    keras.callbacks.CSVLogger(run.history_path, append=True),
+                    keras.callbacks.TensorBoard(run.log_dir, write_graph=False),
+                    SampleGrid(lambda: gan.sample(batch_size, seed=SAMPLE_SEED), make_grid, run.samples_dir,
+                               run.log_dir, value_range),
+                    OriginalEpochLog(),  # last: once an epoch's line is printed, everything of that epoch is saved
+                ],
+            )
+        except KeyboardInterrupt:
+            raise TrainingInterrupted(_interrupted_message(manager)) from None
         final = {name: history.history[f"val_{name}"][-1] for name in ("test_err", "test_err_raw")}
     else:  # a finished run, resumed: measure its test error again
         final = gan.evaluate(test_dataset, return_dict=True, verbose=0)
@@ -274,7 +710,21 @@ def fit_semi_supervised(gan, run, *, x_lab, y_lab, x_unl, x_test, y_test, x_init
         "history": run.history_path,
     }
     run.write_summary(summary)
+    done = summary["epochs_completed"]
+    print(f"Done: {done} epoch{'' if done == 1 else 's'}, test err = {summary['test_err']:.4f} "
+          f"({summary['test_errors']} of {test_count}). Results in {run.path}: summary.json, history.csv, "
+          f"samples/, checkpoints/ (the same command resumes), logs/ (tensorboard --logdir {run.log_dir}).")
     return summary
+
+
+def _interrupted_message(manager):
+    latest = manager.latest_checkpoint
+    if latest is None:
+        return "interrupted in the first epoch, before any checkpoint; the same command starts the run again."
+    done = _checkpoint_number(latest)
+    saved = "epoch 0 is" if done == 1 else f"epochs 0-{done - 1} are"
+    return (f"interrupted after epoch {done - 1} (during epoch {done}); {saved} saved in {latest}: the same command "
+            f"resumes from there.")
 
 
 # ---------------------------------------------------------------------- ImageNet: strategies, checkpoints by step, log
@@ -316,14 +766,35 @@ def make_checkpoint_manager(model, directory, max_to_keep=5):
     """``tf.train.Checkpoint`` of the model (weights, reference batch, sample inputs, step) and both
     optimizers, in a manager keeping the last ``max_to_keep`` (the original ``Saver``'s default) as
     ``DCGAN.model-<step>``."""
+    return tf.train.CheckpointManager(imagenet_checkpoint(model), directory, max_to_keep=max_to_keep,
+                                      checkpoint_name=IMAGENET_CHECKPOINT_NAME)
+
+
+#: The ImageNet checkpoints' name (the original ``Saver``'s ``DCGAN.model-<step>``).
+IMAGENET_CHECKPOINT_NAME = "DCGAN.model"
+
+
+def imagenet_checkpoint(model):
+    """The ``tf.train.Checkpoint`` of an ImageNet model and its two optimizers."""
     # "d_optimizer" / "g_optimizer": the keys of the checkpoints written so far (and the original's d_optim/g_optim)
-    checkpoint = tf.train.Checkpoint(model=model, d_optimizer=model.discriminator_optimizer,
-                                     g_optimizer=model.generator_optimizer)
-    return tf.train.CheckpointManager(checkpoint, directory, max_to_keep=max_to_keep, checkpoint_name="DCGAN.model")
+    return tf.train.Checkpoint(model=model, d_optimizer=model.discriminator_optimizer,
+                               g_optimizer=model.generator_optimizer)
+
+
+def open_imagenet_checkpoints(model, directory, max_to_keep=5, print_fn=print):
+    """:func:`open_checkpoints` for an ImageNet model: ``(manager, restored path or None)``, falling back to
+    older checkpoints when the newest does not restore."""
+    return open_checkpoints(imagenet_checkpoint(model), directory, max_to_keep, IMAGENET_CHECKPOINT_NAME, print_fn)
 
 
 def save_checkpoint(manager, model):
-    """Save ``manager``'s checkpoint numbered by the model's step; returns its path."""
+    """Save ``manager``'s checkpoint numbered by the model's step; returns its path. Raises
+    :class:`NonFiniteError`, saving nothing, if a variable holds a NaN or an infinity."""
+    bad = non_finite_variables(manager.checkpoint)
+    if bad:
+        raise NonFiniteError(f"training diverged before step {int(model.step.numpy())}: {', '.join(bad[:3])} hold "
+                             f"NaN or infinite values, so no checkpoint was saved. "
+                             f"{_capitalized(_checkpoint_advice(manager))}.")
     return manager.save(checkpoint_number=int(model.step.numpy()))
 
 

@@ -7,6 +7,8 @@ or a directory of PNG/JPEG files. Prints ``Inception score: M ± S`` (Salimans e
 """
 import os
 import sys
+import zipfile
+import zlib
 
 import numpy as np
 
@@ -54,8 +56,8 @@ def load_images(path, key=None):
                 array = data[key]
         else:
             raise CliError("%s: expected a .npy or .npz file, or a directory of PNG/JPEG files" % path)
-    except (OSError, ValueError) as e:
-        raise CliError("%s: cannot read the array (%s)" % (path, e))
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+        raise CliError("%s: cannot read the array (%s)" % (path, e or type(e).__name__))
     if array.ndim == 4 and array.shape[1] == 3 and array.shape[-1] != 3:
         print("%s: shape %s looks like NCHW; transposing to NHWC" % (path, array.shape))
         array = array.transpose(0, 2, 3, 1)
@@ -63,22 +65,35 @@ def load_images(path, key=None):
 
 
 def run(images_path, other_path=None, splits=10, batch_size=100, model_dir=None, key=None):
-    """Print the Inception score of ``images_path`` and, with ``other_path``, the FID between the two."""
-    images = load_images(images_path, key)
-    other = load_images(other_path, key) if other_path else None
+    """Print the Inception score of ``images_path`` and, with ``other_path``, the FID between the two. Every
+    input (both image sets, ``--splits``, ``--batch_size``, ``--model_dir``, the graph) is checked before any
+    image is scored."""
     from inception_score import model
 
+    if model_dir is not None and not os.path.exists(model_dir):
+        raise CliError("--model_dir=%s: no such file or directory; give the directory that holds %s or %s (from "
+                       "%s), or leave --model_dir out to search $%s and %s (downloading there if needed)"
+                       % (model_dir, model.GRAPH_NAME, model.TGZ_NAME, model.DATA_URL, model.ENV_DIR,
+                          model.default_cache_dir()))
+    images = load_images(images_path, key)
+    other = load_images(other_path, key) if other_path else None
     seq = model._check_images(images, images_path)
+    if other is not None:
+        other = model._check_images(other, other_path)
+        for path, given in ((images_path, seq), (other_path, other)):
+            if len(given) < 2:
+                raise ValueError("%s: the FID needs at least 2 images per set, got %d" % (path, len(given)))
     if not 1 <= splits <= len(seq):
         raise ValueError("--splits must be between 1 and the number of images (%d), got %d" % (len(seq), splits))
+    batch_size = model._check_batch_size(batch_size)
     model.load_inception(model_dir)  # a missing graph is reported before any work
     print("Scoring %d images from %s" % (len(seq), images_path))
-    features, probs = model._run(seq, model._check_batch_size(batch_size), model_dir, verbose=True)
+    features, probs = model._run(seq, batch_size, model_dir, verbose=True)
     mean, std = model.inception_score_from_predictions(probs, splits)
     print("Inception score: %.4f ± %.4f" % (mean, std))
     if other is not None:
         print("Scoring %d images from %s" % (len(other), other_path))
-        other_features, _ = model.run_inception(other, batch_size, model_dir, verbose=True, what=other_path)
+        other_features, _ = model._run(other, batch_size, model_dir, verbose=True)
         if min(len(features), len(other_features)) < features.shape[1]:
             print("note: fewer images than features (%d): the covariances are singular and the FID is biased "
                   "upwards; Heusel et al. use at least 10,000 images" % features.shape[1])
@@ -106,6 +121,13 @@ def main(argv):
 
 if __name__ == "__main__":
     from absl import app, flags
+
+    try:  # TensorFlow's C++ start-up log is not for the people running the command
+        from improved_gan_tf2.startup import quiet_tensorflow
+    except ImportError:  # inception_score on its own
+        pass
+    else:
+        quiet_tensorflow()
 
     flags.DEFINE_integer("splits", 10, "number of parts the score is averaged over (the original's splits)")
     flags.DEFINE_integer("batch_size", 100, "images per call of the network (changes speed only)")

@@ -310,6 +310,9 @@ def _check_images(images, what="images"):
     if hi <= 10:
         raise ValueError("%s: pixel values must be in 0..255, found a maximum of %g (the original asserts "
                          "max > 10). Images in [0, 1] map to 0..255 with x * 255." % (what, hi))
+    if hi > 255:
+        raise ValueError("%s: pixel values must be in 0..255, found a maximum of %g. Images in 0..65535 map to "
+                         "0..255 with x / 257; clip values that overshoot with np.clip(x, 0, 255)." % (what, hi))
     return seq
 
 

@@ -9,7 +9,11 @@ With ``cifar-10-batches-py/`` (or ``cifar-10-python.tar.gz``) in --data_dir:
 
     python mnist_svhn_cifar/train_cifar_feature_matching.py --data_dir=/path/to/data
 """
-from improved_gan_tf2 import cli, experiments
+from improved_gan_tf2.startup import quiet_tensorflow
+
+quiet_tensorflow()  # TensorFlow's C++ start-up log is not for the people running the script
+
+from improved_gan_tf2 import cli, experiments  # noqa: E402
 
 EXPERIMENT = experiments.get_experiment("train_cifar_feature_matching")
 cli.define_flags(EXPERIMENT.flags)

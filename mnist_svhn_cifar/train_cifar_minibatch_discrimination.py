@@ -20,7 +20,11 @@ virtual batch norm and label smoothing, so its default run is Table 3's "-VBN+BN
 
     python mnist_svhn_cifar/train_cifar_minibatch_discrimination.py --data_dir=/path/to/data
 """
-from improved_gan_tf2 import cli, experiments
+from improved_gan_tf2.startup import quiet_tensorflow
+
+quiet_tensorflow()  # TensorFlow's C++ start-up log is not for the people running the script
+
+from improved_gan_tf2 import cli, experiments  # noqa: E402
 
 EXPERIMENT = experiments.get_experiment("train_cifar_minibatch_discrimination")
 cli.define_flags(EXPERIMENT.flags)

@@ -9,7 +9,11 @@ the same per-epoch line. The experiment is the record ``train_mnist_feature_matc
 
 With the original's ``mnist.npz`` (or MNIST's IDX files) in --data_dir, the defaults run the paper's experiment.
 """
-from improved_gan_tf2 import cli, experiments
+from improved_gan_tf2.startup import quiet_tensorflow
+
+quiet_tensorflow()  # TensorFlow's C++ start-up log is not for the people running the script
+
+from improved_gan_tf2 import cli, experiments  # noqa: E402
 
 EXPERIMENT = experiments.get_experiment("train_mnist_feature_matching")
 cli.define_flags(EXPERIMENT.flags)

@@ -9,7 +9,11 @@ and ``used_inds_<count>.npy`` in ``--out_dir`` record exactly which were used (f
 
     python mnist_svhn_cifar/train_mnist_fm_custom_labels.py --labels=noisy_labels.npy --data_dir=DIR
 """
-from improved_gan_tf2 import cli, experiments
+from improved_gan_tf2.startup import quiet_tensorflow
+
+quiet_tensorflow()  # TensorFlow's C++ start-up log is not for the people running the script
+
+from improved_gan_tf2 import cli, experiments  # noqa: E402
 
 EXPERIMENT = experiments.get_experiment("train_mnist_fm_custom_labels")
 cli.define_flags(EXPERIMENT.flags)

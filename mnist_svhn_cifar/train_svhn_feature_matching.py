@@ -10,7 +10,11 @@ With ``train_32x32.mat`` and ``test_32x32.mat`` in --data_dir/svhn (or --data_di
 
     python mnist_svhn_cifar/train_svhn_feature_matching.py --data_dir=/path/to/data
 """
-from improved_gan_tf2 import cli, experiments
+from improved_gan_tf2.startup import quiet_tensorflow
+
+quiet_tensorflow()  # TensorFlow's C++ start-up log is not for the people running the script
+
+from improved_gan_tf2 import cli, experiments  # noqa: E402
 
 EXPERIMENT = experiments.get_experiment("train_svhn_feature_matching")
 cli.define_flags(EXPERIMENT.flags)

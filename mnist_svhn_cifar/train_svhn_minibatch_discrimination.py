@@ -12,7 +12,11 @@ with the batch before it count twice. With ``train_32x32.mat`` and ``test_32x32.
 
     python mnist_svhn_cifar/train_svhn_minibatch_discrimination.py --data_dir=/path/to/data
 """
-from improved_gan_tf2 import cli, experiments
+from improved_gan_tf2.startup import quiet_tensorflow
+
+quiet_tensorflow()  # TensorFlow's C++ start-up log is not for the people running the script
+
+from improved_gan_tf2 import cli, experiments  # noqa: E402
 
 EXPERIMENT = experiments.get_experiment("train_svhn_minibatch_discrimination")
 cli.define_flags(EXPERIMENT.flags)

@@ -220,6 +220,7 @@ def test_the_fake_graph_has_the_real_traps(graph):
     ([np.full((8, 8, 3), 0.9)], r"x \* 255"),
     ([np.full((8, 8, 3), 200.0), np.full((8, 8, 3), -1.0)], r"\(x \+ 1\) \* 127.5"),
     ([np.full((8, 8, 3), np.nan)], "NaN"),
+    ([np.full((8, 8, 3), 200.0), np.full((8, 8, 3), 300.0)], "found a maximum of 300"),  # scored silently before
 ])
 def test_bad_inputs_raise_value_errors(images, message):
     with pytest.raises(ValueError, match=message):
@@ -376,6 +377,29 @@ def test_cli_errors_are_one_line(tmp_path):
     out = _cli(str(tmp_path / "x.npy"), "--splits=1", "--model_dir", str(tmp_path / "empty"),
                INCEPTION_NO_DOWNLOAD="1")
     assert out.returncode == 1 and model.DATA_URL in out.stderr and "Traceback" not in out.stderr
+
+
+def test_cli_checks_every_input_before_scoring(graph, tmp_path):
+    """Issue 16: a zero-byte .npy, a bad --fid set and a mistyped --model_dir each give one line before any image
+    is scored, and the mistyped directory is not created."""
+    directory, _, _ = graph
+    good = tmp_path / "good.npy"
+    np.save(good, np.full((4, 8, 8, 3), 200, np.uint8))
+    (tmp_path / "empty.npy").write_bytes(b"")
+    np.save(tmp_path / "bright.npy", np.full((4, 8, 8, 3), 300.0))
+    cases = [
+        ((str(tmp_path / "empty.npy"), "--splits=1", "--model_dir", directory), "empty.npy: cannot read the array"),
+        ((str(good), "--splits=1", "--model_dir", directory, "--fid", str(tmp_path / "bright.npy")),
+         "bright.npy: pixel values must be in 0..255, found a maximum of 300"),
+        ((str(good), "--splits=1", "--model_dir", str(tmp_path / "typo")), "--model_dir=%s: no such file or directory"
+         % (tmp_path / "typo")),
+    ]
+    for args, message in cases:
+        out = _cli(*args)
+        assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr[-2000:]
+        assert message in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr[-2000:]
+        assert "Scoring" not in out.stdout
+    assert not (tmp_path / "typo").exists()
 
 
 @pytest.mark.slow

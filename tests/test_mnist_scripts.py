@@ -35,11 +35,8 @@ def history(out_dir):
 
 
 @pytest.fixture(scope="module")
-def two_epoch_run(tmp_path_factory):
-    out_dir = str(tmp_path_factory.mktemp("mnist") / "run")
-    result = run_script(FEATURE_MATCHING, "--dataset=mnist_sample", "--epochs=2", f"--out_dir={out_dir}")
-    assert result.returncode == 0, result.stderr[-3000:]
-    return out_dir, result.stdout
+def two_epoch_run(mnist_sample_run):
+    return mnist_sample_run  # conftest.py: shared with test_robustness.py
 
 
 def test_two_epochs_write_every_promised_output(two_epoch_run):

@@ -12,7 +12,15 @@ from .labelled import (
     select_labelled,
     select_labelled_custom,
 )
-from .epoch_order import EpochIndices, OriginalEpochOrder, epoch_indices, labelled_reps, original_rng
+from .epoch_order import (
+    EpochIndices,
+    OriginalEpochOrder,
+    epoch_indices,
+    labelled_batch_sizes,
+    labelled_reps,
+    original_rng,
+    tiling_problem,
+)
 
 __all__ = [
     "DataFormatError",
@@ -37,6 +45,8 @@ __all__ = [
     "EpochIndices",
     "OriginalEpochOrder",
     "epoch_indices",
+    "labelled_batch_sizes",
     "labelled_reps",
     "original_rng",
+    "tiling_problem",
 ]

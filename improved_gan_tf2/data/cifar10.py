@@ -14,7 +14,7 @@ from typing import Dict, Tuple
 
 import numpy as np
 
-from .common import LoadedData, apply_table, check_dataset_name, resolve_dir, scaling_table
+from .common import LoadedData, apply_table, check_dataset_name, check_labels, check_loaded, resolve_dir, scaling_table
 from .errors import DataFormatError, DataNotFoundError, describe_dir, not_found_message
 from . import tfds_source
 
@@ -95,10 +95,9 @@ def parse_batch(raw: bytes, where: str) -> Tuple[np.ndarray, np.ndarray]:
         raise DataFormatError(where, f"'data' is {data.dtype} of shape {data.shape}", expected, URL)
     if labels.ndim != 1 or len(labels) != len(data):
         raise DataFormatError(where, f"{labels.size} labels for {len(data)} images", expected, URL)
-    if labels.size and (labels.min() < 0 or labels.max() > 9):
-        raise DataFormatError(where, f"labels in [{labels.min()}, {labels.max()}]", expected, URL)
+    labels = check_labels(where, labels, 0, 9, "labels", expected, URL)
     images = data.reshape(len(data), 3, 32, 32).transpose(0, 2, 3, 1)  # NCHW -> NHWC
-    return np.ascontiguousarray(images), labels.astype(np.int32)
+    return np.ascontiguousarray(images), labels
 
 
 def _batch_folder(directory: str):
@@ -220,6 +219,7 @@ def load_cifar10(data_dir=None, dataset: str = "cifar10", raw: bool = False) -> 
                   if name == "cifar10" else []) + tried
         options = ([_folder_option(directory), _tar_option(directory)] if name == "cifar10" else []) + [_tfds_option(data_dir)]
         raise DataNotFoundError(not_found_message("CIFAR-10", options, looked))
+    check_loaded(data)
     if not raw:
         for split in ("train", "test"):
             data[f"x_{split}"] = scale_cifar10(data[f"x_{split}"])

@@ -5,6 +5,8 @@ import os
 
 import numpy as np
 
+from .errors import DataFormatError
+
 
 class LoadedData(dict):
     """The dict ``{x_train, y_train, x_test, y_test}`` returned by the loaders.
@@ -53,3 +55,46 @@ def check_dataset_name(dataset: str, allowed, loader: str) -> str:
             f"{loader}: unknown dataset {dataset!r}; choose one of {', '.join(repr(a) for a in allowed)}"
         )
     return name
+
+
+def check_labels(path, labels, low: int, high: int, what: str = "labels", expected: str = "", source: str = ""):
+    """``labels`` as int32 after checking that every one is an integer in ``low..high`` (a float array must hold
+    whole numbers; NaN, a fraction or a value out of range raises :class:`DataFormatError` naming the first bad
+    entry)."""
+    labels = np.asarray(labels).reshape(-1)
+    expected = expected or f"integer {what} {low}..{high}"
+    if labels.size == 0:
+        return labels.astype(np.int32)
+    if not (np.issubdtype(labels.dtype, np.integer) or np.issubdtype(labels.dtype, np.floating)
+            or labels.dtype == np.bool_):
+        raise DataFormatError(path, f"{what} have dtype {labels.dtype}", expected, source)
+    bad = ~((labels >= low) & (labels <= high))
+    if np.issubdtype(labels.dtype, np.floating):
+        bad |= ~np.isfinite(labels)
+        bad |= np.isfinite(labels) & (labels != np.round(labels))
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise DataFormatError(path, f"{what}[{first}] is {labels[first].item()!r} ({int(bad.sum())} bad in all)",
+                              expected, source)
+    return labels.astype(np.int32)
+
+
+def check_finite(path, x, what: str = "images", expected: str = "", source: str = ""):
+    """Raise :class:`DataFormatError` if the float array ``x`` holds NaN or an infinity (integer arrays pass)."""
+    x = np.asarray(x)
+    if np.issubdtype(x.dtype, np.floating) and x.size and not np.isfinite(x).all():
+        bad = np.flatnonzero(~np.isfinite(x.reshape(-1)))
+        example = np.unravel_index(int(bad[0]), x.shape)
+        raise DataFormatError(path, f"{what}: {len(bad)} non-finite value(s) (NaN or infinity), the first at index "
+                              f"{tuple(int(i) for i in example)}", expected or f"finite {what}", source)
+
+
+def check_loaded(data: "LoadedData", num_classes: int = 10, expected: str = "", source: str = "") -> "LoadedData":
+    """Every image finite and every label an integer in ``0..num_classes - 1``, whatever the source; returns
+    ``data``."""
+    where = data.source or None
+    for split in ("train", "test"):
+        check_finite(where, data[f"x_{split}"], f"x_{split}", expected, source)
+        data[f"y_{split}"] = check_labels(where, data[f"y_{split}"], 0, num_classes - 1, f"y_{split}", expected,
+                                          source)
+    return data

@@ -59,6 +59,43 @@ def labelled_reps(n_lab: int, n_unl: int, tiling: str) -> int:
     return reps
 
 
+def labelled_batch_sizes(n_lab: int, n_unl: int, batch_size: int, tiling: str) -> np.ndarray:
+    """How many labelled rows each of an epoch's ``n_unl // batch_size`` batches gets.
+
+    An epoch concatenates ``reps`` permutations of the labelled set (:func:`labelled_reps`), ``reps * n_lab``
+    rows, and batch ``t`` takes rows ``t * batch_size`` to ``(t + 1) * batch_size`` of them, as the original's
+    ``trainx[t*args.batch_size:(t+1)*args.batch_size]`` does. With ``tiling='floor'`` the rows can run out before
+    the last batch: its labelled batch is then short, or empty."""
+    rows = labelled_reps(n_lab, n_unl, tiling) * n_lab
+    starts = np.arange(n_unl // batch_size, dtype=np.int64) * batch_size
+    return np.clip(rows - starts, 0, batch_size)
+
+
+def tiling_problem(n_lab: int, n_unl: int, batch_size: int, tiling: str):
+    """Why an epoch of this tiling cannot be trained, or ``None`` when it can.
+
+    It cannot when the labelled set exceeds the unlabelled one under floor tiling (the original crashed), or
+    when a batch would get no labelled row: the original's ``mean`` over that empty batch is a mean over
+    nothing. A short (non-empty) last labelled batch is fine: its means are over the rows it has."""
+    if tiling == "floor" and n_lab > n_unl:
+        return (f"{n_lab} labelled examples exceed the {n_unl} unlabelled ones, so floor({n_unl} / {n_lab}) = 0 "
+                f"copies of the labelled set would make an epoch")
+    sizes = labelled_batch_sizes(n_lab, n_unl, batch_size, tiling)
+    empty = np.flatnonzero(sizes == 0)
+    if len(empty):
+        reps = labelled_reps(n_lab, n_unl, tiling)
+        return (f"floor({n_unl} / {n_lab}) = {reps} copies of the {n_lab} labelled examples make {reps * n_lab} "
+                f"labelled rows per epoch, but an epoch has {len(sizes)} batches of {batch_size}: "
+                f"{'batch' if len(empty) == 1 else 'batches'} {_ranges(empty)} would get no labelled example "
+                f"(its mean would be over nothing)")
+    return None
+
+
+def _ranges(indices) -> str:
+    first, last = int(indices[0]), int(indices[-1])
+    return str(first) if first == last else f"{first}-{last}"
+
+
 def _check_copies(unlabelled_copies) -> int:
     if unlabelled_copies not in UNLABELLED_COPIES:
         raise ValueError(f"unlabelled_copies must be 1 (minibatch-discrimination scripts) or 2 (feature-matching "

@@ -182,8 +182,9 @@ def record_files(pattern):
     return files
 
 
-def check_records(files, image_size=IMAGE_SIZE):
-    """Reads the first record of the first file and checks the original's fields and the image size."""
+def check_records(files, image_size=IMAGE_SIZE, num_classes=None):
+    """Reads the first record of the first file and checks the original's fields, the image size and (with
+    ``num_classes``) that its label is a class index."""
     try:
         first = next(iter(tf.data.TFRecordDataset(files[:1]).take(1)), None)
     except tf.errors.OpError as exc:
@@ -203,6 +204,10 @@ def check_records(files, image_size=IMAGE_SIZE):
             files[0], f"images are {len(raw)} bytes (about {side}x{side}x3), not {image_size}x{image_size}x3",
             f"--image_width={side} to train on them, or convert again with --image_size={image_size}",
         )
+    labels = feature["label"].int64_list.value
+    if num_classes is not None and not (len(labels) == 1 and 0 <= labels[0] < num_classes):
+        raise DataFormatError(files[0], f"the first record's label is {list(labels)}",
+                              f"one label 0..{num_classes - 1} per record (--num_classes={num_classes})")
 
 
 def _shard(dataset, input_context):
@@ -324,15 +329,16 @@ def tfds_examples(data_dir=None, split="train"):
 # ---------------------------------------------------------------------- distribution
 
 
-def check_dataset(dataset, image_size=IMAGE_SIZE, data_dir=None):
+def check_dataset(dataset, image_size=IMAGE_SIZE, data_dir=None, num_classes=None):
     """Raises DataNotFoundError / DataFormatError / ValueError, with the fix, unless ``dataset`` (a TFRecord
-    path, glob or comma list, or ``tfds:imagenet2012``) can be read at ``image_size``."""
+    path, glob or comma list, or ``tfds:imagenet2012``) can be read at ``image_size`` (and, with
+    ``num_classes``, its first record's label is a class index)."""
     if str(dataset).startswith("tfds:"):
         if str(dataset)[5:] != TFDS_NAME:
             raise ValueError(f"only tfds:{TFDS_NAME} is supported, got {dataset!r}")
         tfds_imagenet_builder(data_dir)
     else:
-        check_records(record_files(dataset), image_size)
+        check_records(record_files(dataset), image_size, num_classes)
 
 
 def distribute(strategy, per_replica_batch_size, dataset="imagenet_train_labeled_128.tfrecords",

@@ -14,7 +14,16 @@ from typing import Optional
 
 import numpy as np
 
-from .common import LoadedData, apply_table, check_dataset_name, resolve_dir, scaling_table
+from .common import (
+    LoadedData,
+    apply_table,
+    check_dataset_name,
+    check_finite,
+    check_labels,
+    check_loaded,
+    resolve_dir,
+    scaling_table,
+)
 from .errors import DataFormatError, DataNotFoundError, describe_dir, not_found_message
 from . import tfds_source
 
@@ -165,9 +174,14 @@ def _as_unit_float(path: str, key: str, x: np.ndarray) -> np.ndarray:
     if not np.issubdtype(x.dtype, np.floating):
         raise DataFormatError(path, f"array {key!r} has dtype {x.dtype}", "float pixels in [0, 1] or uint8", NPZ_WHERE)
     x = x.astype(np.float32)  # the original: .astype(th.config.floatX) with floatX = float32
+    check_finite(path, x, f"array {key!r}", "float pixels in [0, 1]", NPZ_WHERE)
     if x.size and (x.min() < 0.0 or x.max() > 1.0):
         raise DataFormatError(path, f"array {key!r} has values in [{x.min()}, {x.max()}]", "float pixels in [0, 1]", NPZ_WHERE)
     return x
+
+
+def _labels(path: str, key: str, y: np.ndarray) -> np.ndarray:
+    return check_labels(path, y, 0, 9, f"array {key!r}", "integer labels 0..9", NPZ_WHERE)
 
 
 def read_mnist_npz(path) -> LoadedData:
@@ -198,9 +212,9 @@ def read_mnist_npz(path) -> LoadedData:
         ys.append(arrays["y_valid"])
     out = LoadedData(source=path)
     x_train = np.concatenate([_as_unit_float(path, k, x) for k, x in zip(("x_train", "x_valid"), xs)], axis=0)
-    y_train = np.concatenate([np.asarray(y).reshape(-1) for y in ys]).astype(np.int32)
+    y_train = np.concatenate([_labels(path, k, y) for k, y in zip(("y_train", "y_valid"), ys)])
     x_test = _as_unit_float(path, "x_test", arrays["x_test"])
-    y_test = np.asarray(arrays["y_test"]).reshape(-1).astype(np.int32)
+    y_test = _labels(path, "y_test", arrays["y_test"])
     for k, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
         if len(x) != len(y):
             raise DataFormatError(path, f"{len(x)} {k} images but {len(y)} {k} labels", "one label per image", NPZ_WHERE)
@@ -315,6 +329,10 @@ def load_mnist(data_dir=None, dataset: str = "mnist") -> LoadedData:
 
     ``data_dir=None`` means the current directory (the original read ``mnist.npz`` from there).
     """
+    return check_loaded(_load_mnist(data_dir, dataset))
+
+
+def _load_mnist(data_dir, dataset) -> LoadedData:
     name = check_dataset_name(dataset, DATASETS, "load_mnist")
     if name == "mnist_sample":
         return _load_sample()

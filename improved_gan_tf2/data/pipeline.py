@@ -3,6 +3,8 @@ in exactly the original scripts' order (see :class:`~improved_gan_tf2.data.Origi
 import numpy as np
 import tensorflow as tf
 
+from .epoch_order import labelled_batch_sizes, tiling_problem
+
 
 def semi_supervised_dataset(x_lab, y_lab, x_unl, batch_size, epoch_order, start_epoch=0, prefetch=2):
     """Endless dataset of ``(x_lab, y_lab, x_unl, x_unl2)`` batches, epoch after epoch, in the original order.
@@ -11,12 +13,25 @@ def semi_supervised_dataset(x_lab, y_lab, x_unl, batch_size, epoch_order, start_
     rows ``t*batch_size:(t+1)*batch_size`` of the tiled, shuffled labelled set and of the two shuffled copies of
     the unlabelled set. ``start_epoch`` replays that many epochs of the order first, so a resumed run sees the
     batches the uninterrupted run would have seen. Returns ``(dataset, steps_per_epoch)``.
+
+    When the tiled labelled set is shorter than the epoch's batches (floor tiling, e.g. MNIST with a count whose
+    ``10 * count`` does not divide the unlabelled set), the last labelled batch is short, as the original's slice
+    is, and the labelled batches have no static size; an epoch that would leave a batch without labelled rows is
+    refused (``epoch_order.tiling_problem``).
     """
     x_lab, x_unl = np.asarray(x_lab, np.float32), np.asarray(x_unl, np.float32)
     y_lab = np.asarray(y_lab, np.int32)
     steps_per_epoch = len(x_unl) // batch_size
     if steps_per_epoch < 1:
         raise ValueError(f"batch_size {batch_size} is larger than the {len(x_unl)} unlabelled examples.")
+    lab_batch = batch_size  # full labelled batches keep their static size (the step traced as it always was)
+    tiling = getattr(epoch_order, "tiling", None)
+    if tiling is not None:
+        problem = tiling_problem(len(x_lab), len(x_unl), batch_size, tiling)
+        if problem is not None:
+            raise ValueError(problem)
+        if labelled_batch_sizes(len(x_lab), len(x_unl), batch_size, tiling).min() < batch_size:
+            lab_batch = None
     for _ in range(start_epoch):
         epoch_order.next_epoch()
 
@@ -29,7 +44,7 @@ def semi_supervised_dataset(x_lab, y_lab, x_unl, batch_size, epoch_order, start_
                 yield x_lab[lab], y_lab[lab], x_unl[epoch.unl_idx[rows]], x_unl[epoch.unl2_idx[rows]]
 
     image = tf.TensorSpec((batch_size,) + x_unl.shape[1:], tf.float32)
-    signature = (tf.TensorSpec((batch_size,) + x_lab.shape[1:], tf.float32), tf.TensorSpec((batch_size,), tf.int32),
+    signature = (tf.TensorSpec((lab_batch,) + x_lab.shape[1:], tf.float32), tf.TensorSpec((lab_batch,), tf.int32),
                  image, image)
     dataset = tf.data.Dataset.from_generator(batches, output_signature=signature).prefetch(prefetch)
     return dataset, steps_per_epoch

@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-from .common import LoadedData, apply_table, check_dataset_name, resolve_dir, scaling_table
+from .common import LoadedData, apply_table, check_dataset_name, check_labels, check_loaded, resolve_dir, scaling_table
 from .errors import DataFormatError, DataNotFoundError, describe_dir, not_found_message
 from . import tfds_source
 
@@ -55,9 +55,7 @@ def read_mat(path, url: str = "") -> tuple:
     y = y.reshape(-1)
     if len(y) != x.shape[3]:
         raise DataFormatError(path, f"{len(y)} labels for {x.shape[3]} images", expected, url)
-    if y.size and (y.min() < 0 or y.max() > 10):
-        raise DataFormatError(path, f"labels in [{y.min()}, {y.max()}]", expected, url)
-    y = y.astype(np.int32)
+    y = check_labels(path, y, 0, 10, "labels", expected, url)
     y[y == 10] = 0  # as svhn_data.py
     # .mat X[row, col, channel, i] -> NHWC (the original transposed to NCHW with (3, 2, 0, 1)).
     return np.ascontiguousarray(x.transpose(3, 0, 1, 2)), y
@@ -133,6 +131,7 @@ def load_svhn(data_dir=None, dataset: str = "svhn", raw: bool = False) -> Loaded
         looked = (_looked(directory) if name == "svhn" else []) + tried
         options = ([_mat_option(directory)] if name == "svhn" else []) + [_tfds_option(data_dir)]
         raise DataNotFoundError(not_found_message("SVHN", options, looked))
+    check_loaded(data)
     if not raw:
         for split in ("train", "test"):
             data[f"x_{split}"] = scale_svhn(data[f"x_{split}"])

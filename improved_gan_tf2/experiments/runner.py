@@ -9,7 +9,7 @@ import dataclasses
 import functools
 import os
 import pprint
-from typing import Callable, Dict
+from typing import Callable, Dict, Optional
 
 import keras
 import numpy as np
@@ -20,6 +20,7 @@ from improved_gan_tf2.data import (
     original_rng,
     select_labelled,
     select_labelled_custom,
+    tiling_problem,
 )
 from improved_gan_tf2.data import imagenet as imagenet_data
 from improved_gan_tf2.experiments import imagenet as imagenet_experiment
@@ -92,6 +93,13 @@ class SemiSupervisedData:
     run_files: Dict[str, np.ndarray]       #: arrays saved in the run directory: ``labelled_indices.npy`` (the
                                            #: labelled examples' indices into the training set) and those the
                                            #: original saved beside its run (``perm.npy``, ``used_inds_<count>.npy``)
+    loaded: Optional[dict] = None          #: the arrays as loaded (``load_data``'s result), for the fingerprint
+
+    def fingerprint(self):
+        """:func:`training.data_fingerprint` of the loaded arrays: a run refuses to resume on other data."""
+        loaded = self.loaded or {"x_train": self.x_unl, "x_test": self.x_test, "y_test": self.y_test}
+        arrays = {name: value for name, value in loaded.items() if isinstance(value, np.ndarray)}
+        return training.data_fingerprint(arrays, getattr(loaded, "source", ""))
 
 
 def _labelled_and_order(experiment, data, flags):
@@ -108,9 +116,44 @@ def _labelled_and_order(experiment, data, flags):
         else:  # one RNG, as in the original: two seed draws, the labelled choice, then every epoch's order
             rng, _, _ = original_rng(seed)
             labelled = select_labelled(x_train, y_train, count, rng)
+    _check_tiling(experiment, data, flags, len(labelled.x_lab))
     order = OriginalEpochOrder(rng, len(labelled.x_lab), len(x_train), tiling=experiment.tiling,
                                unlabelled_copies=experiment.unlabelled_copies)
     return labelled, order
+
+
+def _largest_count(experiment, data, flags):
+    """The largest ``--count`` the labelled choice allows (the smallest class, or a tenth of the set)."""
+    if experiment.labelled_choice == "custom" and not flags["balance"]:
+        return len(data["x_train"]) // 10
+    labels = data["y_train_true"] if experiment.labelled_choice == "custom" else data["y_train"]
+    return int(np.bincount(np.asarray(labels), minlength=10)[:10].min())
+
+
+def _check_tiling(experiment, data, flags, n_lab):
+    """Refuse, before any work, a ``--count`` whose floor tiling leaves a batch without labelled examples (the
+    original's mean over nothing), naming the nearest counts that work. A short last labelled batch is trained as
+    the original's slice makes it."""
+    n_unl, batch_size, count = len(data["x_train"]), flags["batch_size"], flags["count"]
+    problem = tiling_problem(n_lab, n_unl, batch_size, experiment.tiling)
+    if problem is None:
+        return
+    per_count = n_lab // count  # 10: that many classes
+
+    def works(c):
+        return tiling_problem(per_count * c, n_unl, batch_size, experiment.tiling) is None
+
+    largest = _largest_count(experiment, data, flags)
+    below = next((c for c in range(min(count, largest + 1) - 1, 0, -1) if works(c)), None)
+    above = next((c for c in range(count + 1, largest + 1) if works(c)), None)
+    nearest = [c for c in (below, above) if c is not None]
+    if len(nearest) == 2:
+        advice = f"the nearest counts that work are {below} and {above}"
+    elif nearest:
+        advice = f"the nearest count that works is {nearest[0]}"
+    else:
+        advice = f"no count works with --batch_size={batch_size}; change --batch_size"
+    raise cli.InputError(f"--count={count}: {problem}; {advice}.")
 
 
 def first_epoch_init_batch(x_lab, first_epoch, size=INIT_BATCH_SIZE):
@@ -141,7 +184,7 @@ def prepare_data(experiment, flags):
         if flags["balance"]:
             run_files[f"used_inds_{flags['count']}.npy"] = labelled.used_inds
     return SemiSupervisedData(labelled.x_lab, labelled.y_lab, data["x_train"], data["x_test"], data["y_test"],
-                              x_init, labelled, make_epoch_order, run_files)
+                              x_init, labelled, make_epoch_order, run_files, data)
 
 
 def run_flags(experiment, flags):
@@ -153,19 +196,25 @@ def _run_semi_supervised(experiment, flags):
     keras.utils.set_random_seed(flags["seed"])
     if experiment.check_flags is not None:
         experiment.check_flags(flags)
-    data = prepare_data(experiment, flags)
+    # first the run directory (usable? locked by another run? made with other flags?), then the data; nothing is
+    # written there until both are checked
     run_directory = training.RunDirectory(flags["out_dir"], run_flags(experiment, flags))
-    for name, array in data.run_files.items():
-        np.save(os.path.join(run_directory.path, name), array)
-    gan = build_model(experiment, flags)
-    return training.fit_semi_supervised(
-        gan, run_directory,
-        x_lab=data.x_lab, y_lab=data.y_lab, x_unl=data.x_unl, x_test=data.x_test, y_test=data.y_test,
-        x_init=data.x_init, epoch_order=data.make_epoch_order(), batch_size=flags["batch_size"],
-        epochs=flags["epochs"], learning_rate_schedule=functools.partial(experiment.learning_rate,
-                                                                         flags["learning_rate"]),
-        make_grid=experiment.sample_grid, evaluation_tail=experiment.evaluation_tail,
-    )
+    try:
+        data = prepare_data(experiment, flags)
+        run_directory.start(data.fingerprint())
+        for name, array in data.run_files.items():
+            np.save(os.path.join(run_directory.path, name), array)
+        gan = build_model(experiment, flags)
+        return training.fit_semi_supervised(
+            gan, run_directory,
+            x_lab=data.x_lab, y_lab=data.y_lab, x_unl=data.x_unl, x_test=data.x_test, y_test=data.y_test,
+            x_init=data.x_init, epoch_order=data.make_epoch_order(), batch_size=flags["batch_size"],
+            epochs=flags["epochs"], learning_rate_schedule=functools.partial(experiment.learning_rate,
+                                                                             flags["learning_rate"]),
+            make_grid=experiment.sample_grid, evaluation_tail=experiment.evaluation_tail,
+        )
+    finally:
+        run_directory.close()
 
 
 # ---------------------------------------------------------------------- ImageNet
@@ -174,7 +223,8 @@ def _run_semi_supervised(experiment, flags):
 def _run_imagenet(experiment, flags):
     if flags["is_train"]:  # before building the model: bad data fails at once, in one line
         with cli.bad_input():
-            imagenet_data.check_dataset(flags["dataset"], flags["image_width"], flags["tfds_data_dir"])
+            imagenet_data.check_dataset(flags["dataset"], flags["image_width"], flags["tfds_data_dir"],
+                                        flags["num_classes"])
     keras.utils.set_random_seed(flags["seed"])
     strategy = training.make_strategy(flags["strategy"])
     chief = training.is_chief(strategy)
@@ -189,9 +239,9 @@ def _run_imagenet(experiment, flags):
     towers = gan.towers_per_replica * strategy.num_replicas_in_sync
     print("towers: %d per update (%d per replica) x %d real images = %d real images per update"
           % (towers, gan.towers_per_replica, flags["batch_size"], towers * flags["batch_size"]))
-    manager = training.make_checkpoint_manager(gan, flags["checkpoint_dir"])
-    if training.restore_checkpoint(manager):
-        print(" [*] Load SUCCESS (%s, step %d)" % (manager.latest_checkpoint, int(gan.step.numpy())))
+    manager, restored = training.open_imagenet_checkpoints(gan, flags["checkpoint_dir"])
+    if restored:
+        print(" [*] Load SUCCESS (%s, step %d)" % (restored, int(gan.step.numpy())))
     else:
         print(" [!] Load failed...")
 
@@ -218,14 +268,19 @@ def _run_imagenet(experiment, flags):
         flags["sample_every_secs"], flags["checkpoint_every_secs"], chief=chief,
     )
     steps = flags["max_steps"] - int(gan.step.numpy()) if flags["max_steps"] else 10 ** 15
+    guard = training.NonFiniteGuard(manager, where=lambda epoch, batch: "step %d" % int(gan.step.numpy()))
     print("TRAINING")
+    diverged = False
     try:
         if steps > 0:
-            gan.fit(dataset, epochs=1, steps_per_epoch=steps, callbacks=[monitor], verbose=0, shuffle=False)
+            gan.fit(dataset, epochs=1, steps_per_epoch=steps, callbacks=[guard, monitor], verbose=0, shuffle=False)
     except KeyboardInterrupt:
         print("Interrupted at step %d." % int(gan.step.numpy()))
+    except training.NonFiniteError:
+        diverged = True  # nothing non-finite is saved
+        raise
     finally:
-        if chief:
+        if chief and not diverged:
             print(" [*] Saved %s" % training.save_checkpoint(manager, gan))
     print("DONE TRAINING")
     return None
