@@ -20,7 +20,7 @@ LEVELS = [
     {"training"},
     {"cli"},
     {"experiments"},
-    {"turing"},  # the tools
+    {"turing", "evaluate", "report", "compare"},  # the tools
 ]
 
 

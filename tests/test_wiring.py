@@ -100,8 +100,9 @@ def test_imagenet_passes_training_as_the_original(rng):
 # ============================================================================ labelled examples and epoch order
 
 
-def _synthetic(n=230, seed=0):
-    """``n`` examples whose single feature is their index, labels with every class at least 15 times."""
+def _synthetic(n=240, seed=0):
+    """``n`` examples whose single feature is their index, every class ``n / 10`` times (240: the floor tiling of
+    40 labelled examples fills every batch of 10)."""
     labels = np.random.RandomState(seed).permutation(np.arange(n) % 10).astype(np.int32)
     return np.arange(n, dtype=np.float32)[:, None], labels
 
