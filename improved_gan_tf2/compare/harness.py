@@ -72,30 +72,20 @@ class Interventions:
         interventions = self
         floatx = theano.config.floatX
 
-        class FeedableStreams(rng_mrg.MRG_RandomStreams):
-            def uniform(self, size, low=0.0, high=1.0, ndim=None, dtype=None, nstreams=None, **kwargs):
-                shape = tuple(int(s) for s in size)
-                shared = theano.shared(np.zeros(shape, dtype=floatx), name="z_feed")
-                interventions.noise.append(shared)
-                return shared
+        def feedable_uniform(self, size, low=0.0, high=1.0, ndim=None, dtype=None, nstreams=None, **kwargs):
+            shape = tuple(int(s) for s in size)
+            shared = theano.shared(np.zeros(shape, dtype=floatx), name="z_feed")
+            interventions.noise.append(shared)
+            return shared
 
-        rng_mrg.MRG_RandomStreams = FeedableStreams
+        # (a method replaced on the class itself: Theano's own code refers to the class by its module name)
+        rng_mrg.MRG_RandomStreams.uniform = feedable_uniform
 
-        class QuietGaussian(nn.GaussianNoiseLayer):
-            def __init__(self, incoming, sigma=0.1, **kwargs):
-                super(QuietGaussian, self).__init__(incoming, sigma=0.0, **kwargs)
-
-        class QuietLasagneGaussian(lasagne.layers.GaussianNoiseLayer):
-            def __init__(self, incoming, sigma=1.0, **kwargs):
-                super(QuietLasagneGaussian, self).__init__(incoming, sigma=0.0, **kwargs)
-
-        class QuietDropout(lasagne.layers.DropoutLayer):
-            def __init__(self, incoming, p=0.5, **kwargs):
-                super(QuietDropout, self).__init__(incoming, p=0.0, **kwargs)
-
-        nn.GaussianNoiseLayer = QuietGaussian
-        lasagne.layers.GaussianNoiseLayer = QuietLasagneGaussian
-        lasagne.layers.DropoutLayer = QuietDropout
+        # Constructors are wrapped in place (the classes call super(ClassName, self), so they cannot be replaced
+        # by subclasses under their own names).
+        patch_init(nn.GaussianNoiseLayer, "sigma", lambda sigma: 0.0)
+        patch_init(lasagne.layers.GaussianNoiseLayer, "sigma", lambda sigma: 0.0)
+        patch_init(lasagne.layers.DropoutLayer, "p", lambda p: 0.0)
 
         if self.width_scale != 1.0:
             self._scale_widths(nn, lasagne, cudnn_standins)
@@ -105,38 +95,29 @@ class Interventions:
 
     def _scale_widths(self, nn, lasagne, cudnn_standins):
         scaled = self.scaled
-        conv_base = cudnn_standins.dnn.Conv2DDNNLayer
+        patch_init(cudnn_standins.dnn.Conv2DDNNLayer, "num_filters", scaled)
+        patch_init(lasagne.layers.NINLayer, "num_units", scaled)
+        # the generator's 4*4*512 units; the discriminator's 10 logits stay
+        patch_init(lasagne.layers.DenseLayer, "num_units", lambda n: 4 * 4 * scaled(512) if n == 4 * 4 * 512 else n)
+        patch_init(lasagne.layers.ReshapeLayer, "shape", lambda s: (s[0], scaled(s[1])) + tuple(s[2:]))
+        patch_init(nn.Deconv2DLayer, "target_shape",
+                   lambda t: t if t[1] == 3 else (t[0], scaled(t[1])) + tuple(t[2:]))
 
-        class ScaledConv(conv_base):
-            def __init__(self, incoming, num_filters, *args, **kwargs):
-                super(ScaledConv, self).__init__(incoming, scaled(num_filters), *args, **kwargs)
 
-        class ScaledNIN(lasagne.layers.NINLayer):
-            def __init__(self, incoming, num_units, *args, **kwargs):
-                super(ScaledNIN, self).__init__(incoming, scaled(num_units), *args, **kwargs)
+def patch_init(cls, name, transform):
+    """Make ``cls(...)`` pass ``transform(value)`` for its constructor argument ``name`` (given or default)."""
+    import inspect
 
-        class ScaledDense(lasagne.layers.DenseLayer):  # the generator's 4*4*512 units; the 10 logits stay
-            def __init__(self, incoming, num_units, *args, **kwargs):
-                if num_units == 4 * 4 * 512:
-                    num_units = 4 * 4 * scaled(512)
-                super(ScaledDense, self).__init__(incoming, num_units, *args, **kwargs)
+    original = cls.__init__
+    signature = inspect.signature(original)
 
-        class ScaledReshape(lasagne.layers.ReshapeLayer):
-            def __init__(self, incoming, shape, **kwargs):
-                shape = (shape[0], scaled(shape[1])) + tuple(shape[2:])
-                super(ScaledReshape, self).__init__(incoming, shape, **kwargs)
+    def __init__(self, *args, **kwargs):
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        bound.arguments[name] = transform(bound.arguments[name])
+        original(*bound.args, **bound.kwargs)
 
-        class ScaledDeconv(nn.Deconv2DLayer):
-            def __init__(self, incoming, target_shape, *args, **kwargs):
-                if target_shape[1] != 3:
-                    target_shape = (target_shape[0], scaled(target_shape[1])) + tuple(target_shape[2:])
-                super(ScaledDeconv, self).__init__(incoming, target_shape, *args, **kwargs)
-
-        cudnn_standins.dnn.Conv2DDNNLayer = ScaledConv
-        lasagne.layers.NINLayer = ScaledNIN
-        lasagne.layers.DenseLayer = ScaledDense
-        lasagne.layers.ReshapeLayer = ScaledReshape
-        nn.Deconv2DLayer = ScaledDeconv
+    cls.__init__ = __init__
 
 
 def stub_data_loaders(batch_size=100):
