@@ -20,7 +20,7 @@ Then: ``init_param(x_init)`` (data-dependent init) and K steps, each ``train_bat
 followed by ``train_batch_gen`` once (feature matching, on ``x_unl2[k]``) or three times (minibatch). Written to
 ``OUT.npz``: the full parameter lists (``lasagne.layers.get_all_params``, Lasagne order, non-trainable weight-norm
 scales included) of both networks before and after the init and after every step, the averaged discriminator
-parameters after every step, and the losses (loss_lab, loss_unl, train_err of the discriminator call; the
+parameters after every step, with ``--gradients`` the gradients of every step (trainable lists), and the losses (loss_lab, loss_unl, train_err of the discriminator call; the
 generator loss of every generator call, evaluated on the parameters that call starts from).
 
 This file is part of improved-gan-tf2 (written for the comparison tool); it imports nothing of the project.
@@ -41,7 +41,8 @@ def parse_args(argv):
     parser.add_argument("--output", required=True)
     parser.add_argument("--width_scale", type=float, default=1.0)
     parser.add_argument("--gradients", action="store_true",
-                        help="also write both networks' gradients at step 1 (before its updates)")
+                        help="also write, at every step, the discriminator's gradients before its update and the generator's before "
+                             "its first update of the step")
     return parser.parse_args(argv)
 
 
@@ -217,16 +218,16 @@ def main(argv=None):
         y_lab = inputs["y_lab"][k].astype(np.int32)
         x_unl = inputs["x_unl"][k].astype(floatx)
         z.set_value(inputs["z_disc"][k].astype(floatx))
-        if args.gradients and k == 0:
+        if args.gradients:
             for i, g in enumerate(disc_grads(x_lab, y_lab, x_unl)):
-                out[f"grad_disc_{i}"] = np.array(g)
+                out[f"step{k + 1}_grad_disc_{i}"] = np.array(g)
         losses[k] = [float(v) for v in namespace["train_batch_disc"](x_lab, y_lab, x_unl, lr)]
         for j in range(gen_calls):
             z.set_value(inputs["z_gen"][k, j].astype(floatx))
             gen_inputs = [] if minibatch else [inputs["x_unl2"][k].astype(floatx)]
-            if args.gradients and k == 0 and j == 0:
+            if args.gradients and j == 0:
                 for i, g in enumerate(gen_grads(*gen_inputs)):
-                    out[f"grad_gen_{i}"] = np.array(g)
+                    out[f"step{k + 1}_grad_gen_{i}"] = np.array(g)
             gen_losses[k, j] = float(loss_gen_fn(*gen_inputs))
             namespace["train_batch_gen"](*(gen_inputs + [lr]))
         snapshot(f"step{k + 1}_disc", all_disc)
