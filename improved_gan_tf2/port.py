@@ -20,6 +20,8 @@ original layer                            parameters, in order (``*``: not train
 ``DenseLayer`` + ``BatchNormLayer``       ``W (100, 512*4*4)``, ``b``, ``avg_batch_mean*``, ``avg_batch_var*``
 ``Deconv2DLayer`` + ``BatchNormLayer``    ``W (C_in, C_out, 5, 5)``, ``b (C_out,)``, two averages*
 ``Deconv2DLayer`` + ``WeightNormLayer``   ``W (C_in, C_out, 5, 5)``, ``b``, ``g`` (``train_g=True``)
+``nn.DenseLayer`` (MNIST discriminator)   ``theta (in, out)``, ``weight_scale*`` (trainable: last layer), ``b``
+``DenseLayer`` + ``l2normalize`` (MNIST)  ``W (500, 784)``, ``b``, ``W_scale``
 ========================================  =====================================================================
 
 Layout conversions (Theano/Lasagne NCHW to TensorFlow NHWC):

@@ -73,6 +73,7 @@ def _run_side(cmd, cwd, env, log_path, log):
                                    text=True)
         for line in process.stdout:
             stream.write(line)
+            stream.flush()
             lines.append(line)
             if LINE.match(line):
                 stamps.append(time.time())
