@@ -45,6 +45,8 @@ def build_parser():
     step.add_argument("--work_dir", default=None, help="keep the inputs and the original's output here")
     step.add_argument("--no_float64_control", action="store_true",
                       help="skip the original's float64 run (its float32 round-off spread; doubles the original's time)")
+    step.add_argument("--reuse_original", action="store_true",
+                      help="reuse the original's outputs already in --work_dir (same script, steps, seed, widths)")
     step.add_argument("--strict_average", action="store_true",
                       help="count the parameter averages against the original's own (a known deviation fails)")
 

@@ -16,7 +16,8 @@ from outside the script text:
   ``--width_scale`` every hidden width (convolutions, NIN, the generator's 512/256/128) is scaled as the port's
   ``width_scale`` does: ``max(1, round(width * S))``.
 
-Then: ``init_param(x_init)`` (data-dependent init) and K steps, each ``train_batch_disc(x_lab, y_lab, x_unl, lr)``
+With ``--gradients_at=OTHER.npz`` it only evaluates gradients at the states recorded in another run's output
+(the reference: the float32 run's states, in float64). Otherwise: ``init_param(x_init)`` (data-dependent init) and K steps, each ``train_batch_disc(x_lab, y_lab, x_unl, lr)``
 followed by ``train_batch_gen`` once (feature matching, on ``x_unl2[k]``) or three times (minibatch). Written to
 ``OUT.npz``: the full parameter lists (``lasagne.layers.get_all_params``, Lasagne order, non-trainable weight-norm
 scales included) of both networks before and after the init and after every step, the averaged discriminator
@@ -40,6 +41,9 @@ def parse_args(argv):
     parser.add_argument("--inputs", required=True)
     parser.add_argument("--output", required=True)
     parser.add_argument("--width_scale", type=float, default=1.0)
+    parser.add_argument("--gradients_at", default=None,
+                        help="an OUT.npz of another run: only compute, at each of its states, the gradients that "
+                             "--gradients writes (no init, no updates); used with floatX=float64 as the reference")
     parser.add_argument("--gradients", action="store_true",
                         help="also write, at every step, the discriminator's gradients before its update and the generator's before "
                              "its first update of the step")
@@ -193,20 +197,46 @@ def main(argv=None):
         for i, p in enumerate(params):
             out[f"{prefix}_{i}"] = np.array(p.get_value())
 
-    snapshot("pre_disc", all_disc)
-    snapshot("pre_gen", all_gen)
-    z.set_value(inputs["z_init"].astype(floatx))
-    namespace["init_param"](inputs["x_init"].astype(floatx))
-    snapshot("init_disc", all_disc)
-    snapshot("init_gen", all_gen)
+    if args.gradients_at is None:
+        snapshot("pre_disc", all_disc)
+        snapshot("pre_gen", all_gen)
+        z.set_value(inputs["z_init"].astype(floatx))
+        namespace["init_param"](inputs["x_init"].astype(floatx))
+        snapshot("init_disc", all_disc)
+        snapshot("init_gen", all_gen)
 
-    if args.gradients:
+    if args.gradients or args.gradients_at:
         weight = namespace["args"].unlabeled_weight
         disc_cost = namespace["loss_lab"] + weight * namespace["loss_unl"]
         disc_grads = theano.function([namespace["x_lab"], namespace["labels"], x_unl_sym],
                                      T.grad(disc_cost, namespace["disc_params"]))
         gen_grads = theano.function([] if minibatch else [x_unl_sym],
                                     T.grad(namespace["loss_gen"], namespace["gen_params"]))
+
+    if args.gradients_at is not None:
+        states = dict(np.load(args.gradients_at))
+
+        def load(prefix, params):
+            for i, p in enumerate(params):
+                p.set_value(states[f"{prefix}_{i}"].astype(floatx))
+
+        for k in range(len(inputs["x_lab"])):
+            before = "init" if k == 0 else f"step{k}"
+            load(f"{before}_disc", all_disc)
+            load(f"{before}_gen", all_gen)
+            z.set_value(inputs["z_disc"][k].astype(floatx))
+            grads = disc_grads(inputs["x_lab"][k].astype(floatx), inputs["y_lab"][k].astype(np.int32),
+                               inputs["x_unl"][k].astype(floatx))
+            for i, g in enumerate(grads):
+                out[f"step{k + 1}_grad_disc_{i}"] = np.array(g)
+            load(f"step{k + 1}_disc", all_disc)
+            z.set_value(inputs["z_gen"][k, 0].astype(floatx))
+            for i, g in enumerate(gen_grads(*([] if minibatch else [inputs["x_unl2"][k].astype(floatx)]))):
+                out[f"step{k + 1}_grad_gen_{i}"] = np.array(g)
+        np.savez(args.output, **out)
+        print(f"harness: wrote the gradients at the states of {args.gradients_at} to {args.output} "
+              f"({time.time() - started:.0f}s)", flush=True)
+        return
 
     lr = np.asarray(inputs["lr"], dtype=floatx)
     steps = len(inputs["x_lab"])
