@@ -24,8 +24,9 @@ same parameters on the same inputs, compared tensor by tensor.
    (``--strict_average`` holds them to the original's own).
 
 Exit status 0 when every compared tensor agrees to 1e-5 after step 1 and to 1e-4 after the init and every later
-step, or its gradients computed in float64 by both sides at the original's states agreed to 1e-6 at every step
-(see :class:`Report`; such tensors are listed by name); a float64 gradient difference beyond that fails.
+step, or its gradients at the original's states passed at every step (see :class:`Report`: float64 gradients of
+both sides within 1e-6, or float32 ones within twice the original's own float32 error; such tensors are listed by
+name); a gradient that passes neither fails.
 """
 import os
 import subprocess
@@ -375,12 +376,16 @@ class Report:
     """Collects the per-tensor comparisons of the port (float32) with the original (float32).
 
     Gradients (every step, at the original's own state): besides float32 against float32, both sides compute them
-    in float64 at the same state (the original with ``floatX=float64``, the port with float64 layers); those must
-    agree to ``GRAD64_TOL`` -- that is the check of the arithmetic itself, free of float32 round-off (which can
-    put a pre-activation on either side of a leaky-ReLU kink, or a feature-matching difference on either side of
-    zero, and so change a float32 gradient by far more than its rounding).
+    in float64 at the same state (the original with ``floatX=float64``, the port with float64 layers). A gradient
+    passes when the float64 ones agree to ``GRAD64_TOL`` -- the check of the arithmetic itself, free of float32
+    round-off, which can put a pre-activation on either side of a leaky-ReLU kink (or a feature-matching
+    difference on either side of zero) and so change a float32 gradient by far more than its rounding -- or when
+    the float32 ones differ by at most twice the original's own float32 error (its float32 gradient against its
+    float64 one). The second case covers the float64 check's own resolution: TensorFlow's ``LeakyRelu`` keeps its
+    slope as a float32 attribute (0.2 + 3e-9) also for float64 tensors, so a pre-activation within ~1e-8 of zero
+    can land on different sides in the two float64 computations.
 
-    Parameters: a tensor beyond the tolerance still passes when its float64 gradients agreed at every step so far:
+    Parameters: a tensor beyond the tolerance still passes when its gradients passed at every step so far:
     Adam's normalisation (``lr g / sqrt(g^2 + 1e-8)``: for ``|g| < 1e-4`` it divides by about 1e-4 instead of
     ``|g|``) turns the float32 round-off of either side into parameter changes, and later steps amplify them.
     Such tensors are listed by name, with the original's own spread (its float32 run against its float64 run)
@@ -411,14 +416,15 @@ class Report:
             key = (group, name)
             extra, flag = "", ""
             if c is not None and e is not None:
-                d64 = rel_diff(c, e)
-                ok = d64 <= GRAD64_TOL
-                extra = f"  float64: port vs original {d64:.1e}; float32 vs float64: original {rel_diff(c, a):.1e}, " \
+                d64, e_orig = rel_diff(c, e), rel_diff(c, a)
+                ok = d64 <= GRAD64_TOL or d <= max(GRAD_TOL, 2 * e_orig)
+                extra = f"  float64: port vs original {d64:.1e}; float32 vs float64: original {e_orig:.1e}, " \
                         f"port {rel_diff(e, b):.1e}"
                 if not ok:
-                    flag = f"  <-- float64 gradients differ beyond {GRAD64_TOL:.0e}"
+                    flag = "  <-- differs in float64 and beyond the original's own float32 error"
                     self._fail(f"step {step}, gradient of {group} tensor {name}: in float64 the port and the original "
-                               f"differ by {d64:.2e} (> {GRAD64_TOL:.0e})")
+                               f"differ by {d64:.2e} (> {GRAD64_TOL:.0e}), in float32 by {d:.2e} (> twice the "
+                               f"original's own float32 error {e_orig:.2e})")
             else:
                 ok = d <= GRAD_TOL
             self.grad_ok[key] = self.grad_ok.get(key, True) and ok
@@ -439,7 +445,7 @@ class Report:
             if d > tol and not counted:
                 flag = "  (not counted)"
             elif d > tol and grad_group is not None and self.grad_ok.get((grad_group, name), False):
-                flag = "  (accepted: float64 gradients agree at every step)"
+                flag = "  (accepted: its gradients passed at every step)"
                 self.accepted.setdefault((group, name), (step, d, spread))
             elif d > tol:
                 flag = "  <-- exceeds %.0e" % tol
@@ -611,8 +617,9 @@ def run_step_mode(script, args, log=print):
         f"holds to {max(n[2] for n in average_notes):.1e} -- the known deviation of the port's model"
         + ("" if args.strict_average else " (not counted; --strict_average counts it)"))
     if report.accepted:
-        log("beyond the tolerance, accepted because the float64 gradients of port and original agreed at every step "
-            f"(to {GRAD64_TOL:.0e}); Adam's normalisation turns float32 round-off into parameter changes:")
+        log("beyond the tolerance, accepted because the tensor's gradients passed at every step (float64: port vs "
+            f"original within {GRAD64_TOL:.0e}, or float32 within twice the original's own float32 error); Adam's "
+            "normalisation turns float32 round-off into parameter changes:")
         for (group, name), (step, diff, spread) in report.accepted.items():
             log(f"  {group} {name}: from step {step} (port vs original {diff:.2e}"
                 + (f"; the original's own float32-vs-float64 spread {spread:.2e})" if spread is not None else ")"))
