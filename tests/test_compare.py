@@ -439,3 +439,23 @@ def test_step_mode_against_the_original(tmp_path):
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     last = result.stdout.strip().splitlines()[-1]
     assert last.startswith("max_rel_param_diff=") and last.endswith("steps=2 script=train_mnist_feature_matching")
+
+
+def test_step_report_accepts_round_off_and_rejects_a_real_difference():
+    lines = []
+    report = step.Report(lines.append)
+    exact = np.linspace(-1.0, 1.0, 50)
+    # float64 gradients agree: passes although the float32 ones differ (a kink crossed in float32)
+    report.gradients(1, "disc", ["w"], [exact + 1e-3], [exact], [exact], [exact + 1e-9])
+    # float32 within twice the original's own float32 error: passes although float64 differs (resolution limit)
+    report.gradients(1, "disc", ["v"], [exact + 2e-5], [exact], [exact], [exact + 1e-7])
+    assert report.first_failure is None and report.grad_ok == {("disc", "w"): True, ("disc", "v"): True}
+    # parameters beyond the tolerance are accepted for tensors whose gradients passed, and listed
+    report.tensors(2, "disc", ["w", "u"], [exact, exact], [exact + 1e-3, exact + 1e-6], 1e-4, grad_group="disc")
+    assert report.first_failure is None and list(report.accepted) == [("disc", "w")]
+    # a real difference: float64 gradients differ and float32 is far beyond the original's own error
+    report.gradients(2, "gen", ["x"], [exact], [exact * 1.01], [exact], [exact * 1.01])
+    assert report.first_failure.startswith("step 2, gradient of gen tensor x")
+    report = step.Report(lines.append)
+    report.tensors(1, "gen", ["y"], [exact], [exact + 1e-3], 1e-5, grad_group="gen")  # no gradient evidence
+    assert report.first_failure.startswith("step 1, gen tensor y")
