@@ -30,7 +30,6 @@ name); a gradient that passes neither fails.
 """
 import os
 import subprocess
-import sys
 import tempfile
 import time
 
