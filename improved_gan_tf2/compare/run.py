@@ -126,9 +126,8 @@ def run_run_mode(script, args, log=print):
                     cmd.append(f"--data_dir={data_dir}")
                 epochs, elapsed, per_epoch = _run_side(cmd, data_dir, original_env.theano_env(root), log_path, log)
             else:
-                cmd = [sys.executable, os.path.join(ROOT, "mnist_svhn_cifar", script.file.replace(
-                    "train_", "train_", 1)), f"--seed={seed}", f"--seed_data={seed}", f"--epochs={args.epochs}",
-                       f"--out_dir={os.path.join(out, key)}"] + port_args
+                cmd = [sys.executable, os.path.join(ROOT, "mnist_svhn_cifar", script.file), f"--seed={seed}",
+                       f"--seed_data={seed}", f"--epochs={args.epochs}", f"--out_dir={os.path.join(out, key)}"] + port_args
                 epochs, elapsed, per_epoch = _run_side(cmd, out, port_env, log_path, log)
             if len(epochs) != args.epochs:
                 raise RuntimeError(f"{key}: parsed {len(epochs)} epoch lines of {args.epochs} (log {log_path})")
