@@ -127,7 +127,8 @@ def run_run_mode(script, args, log=print):
                 epochs, elapsed, per_epoch = _run_side(cmd, data_dir, original_env.theano_env(root), log_path, log)
             else:
                 cmd = [sys.executable, os.path.join(ROOT, "mnist_svhn_cifar", script.file), f"--seed={seed}",
-                       f"--seed_data={seed}", f"--epochs={args.epochs}", f"--out_dir={os.path.join(out, key)}"] + port_args
+                       f"--epochs={args.epochs}", f"--out_dir={os.path.join(out, key)}"] + port_args + (
+                    [f"--seed_data={seed}"] if script.name != "train_cifar_minibatch_discrimination" else [])
                 epochs, elapsed, per_epoch = _run_side(cmd, out, port_env, log_path, log)
             if len(epochs) != args.epochs:
                 raise RuntimeError(f"{key}: parsed {len(epochs)} epoch lines of {args.epochs} (log {log_path})")
