@@ -251,8 +251,27 @@ def test_cifar10_batches_round_trip(tmp_path):
         np.testing.assert_array_equal(y, scaled[f"y_{subset}"])
     # keys are Python 2 strings, as in the real files: str with latin1, bytes with encoding='bytes'
     with open(os.path.join(folder, "data_batch_1"), "rb") as stream:
-        keys = set(pickle.load(stream, encoding="bytes"))
-    assert keys == {b"batch_label", b"labels", b"data", b"filenames"}
+        raw_bytes = stream.read()
+    assert set(pickle.loads(raw_bytes, encoding="bytes")) == {b"batch_label", b"labels", b"data", b"filenames"}
+    # the array is pickled as NumPy 1 does (numpy.core), which NumPy 1 and 2 both read
+    assert b"numpy.core.multiarray" in raw_bytes and b"numpy._core" not in raw_bytes
+
+
+def test_the_original_environment_reads_the_written_cifar_batches(tmp_path):
+    python = _original_python()
+    x_train, y_train = original_data.synthetic_images(25, seed=7)
+    folder = original_data.write_cifar10_batches(tmp_path, x_train, y_train, x_train[:5], y_train[:5])
+    program = ("import pickle, sys, numpy as np\n"
+               "d = pickle.load(open(sys.argv[1], 'rb'), encoding='latin1')\n"
+               "x = np.cast[np.float32]((-127.5 + d['data'].reshape((-1, 3, 32, 32))) / 128.)\n"
+               "np.save(sys.argv[2], x)\n")
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    result = subprocess.run([python, "-c", program, os.path.join(folder, "data_batch_1"), str(tmp_path / "x.npy")],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    first = x_train[np.array_split(np.arange(25), 5)[0]]
+    np.testing.assert_array_equal(np.load(tmp_path / "x.npy"), ((first.transpose(0, 3, 1, 2) - 127.5) / 128.0).astype(np.float32))
 
 
 def test_svhn_mat_round_trip(tmp_path):

@@ -69,6 +69,28 @@ class _Py2Pickler(pickle._Pickler):  # the pure-Python pickler: its dispatch tab
 
     dispatch[_Py2Str] = save_py2str
 
+    def save_ndarray(self, obj):
+        """What NumPy 1.x pickles for an array -- ``numpy.core.multiarray._reconstruct(ndarray, (0,), b'b')``
+        followed by ``__setstate__((1, shape, dtype, is_fortran, raw bytes))`` -- written by hand, so that the
+        file names ``numpy.core`` (which NumPy 1 and 2 both import) even when NumPy 2 writes it (its own pickles
+        name ``numpy._core``, which NumPy 1 cannot import)."""
+        obj = np.ascontiguousarray(obj)
+        self.write(pickle.GLOBAL + b"numpy.core.multiarray\n_reconstruct\n")
+        self.write(pickle.MARK)
+        self.save(np.ndarray)
+        self.save((0,))
+        self.save(b"b")
+        self.write(pickle.TUPLE + pickle.REDUCE)
+        self.write(pickle.MARK)
+        self.save(1)
+        self.save(tuple(int(d) for d in obj.shape))
+        self.save(obj.dtype)
+        self.save(False)
+        self.save(obj.tobytes())
+        self.write(pickle.TUPLE + pickle.BUILD)
+
+    dispatch[np.ndarray] = save_ndarray
+
 
 def cifar_batch_bytes(images_nhwc, labels, batch_label):
     """One pickled CIFAR-10 batch (protocol 2) of uint8 NHWC ``images`` and integer ``labels``."""

@@ -23,6 +23,7 @@ from improved_gan_tf2.compare.scripts import UsageError
 LINE = re.compile(r"^Iteration (\d+), time = (\d+)s, loss_lab = ([-\d.naif]+), loss_unl = ([-\d.naif]+), "
                   r"train err = ([-\d.naif]+), test err = ([-\d.naif]+)", re.M)
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SYNTHETIC_COUNT = 40  # labelled examples per class of the synthetic sets (100 images per class)
 RUN_MODE_SCRIPTS = ("train_mnist_feature_matching", "train_cifar_feature_matching",
                     "train_cifar_minibatch_discrimination", "train_svhn_feature_matching",
                     "train_svhn_minibatch_discrimination")
@@ -58,7 +59,8 @@ def write_data(script, data_dir):
 
     write_synthetic(script.dataset, data_dir, n_train=1000, n_test=200)
     dataset = "cifar10_batches" if script.dataset == "cifar10" else "svhn_mat"
-    return [f"--dataset={dataset}", f"--data_dir={data_dir}"], f"a synthetic {script.dataset} set (1,000 / 200)"
+    return [f"--dataset={dataset}", f"--data_dir={data_dir}"], (f"a synthetic {script.dataset} set (1,000 / 200, "
+                                                               f"--count={SYNTHETIC_COUNT} on both sides)")
 
 
 def _run_side(cmd, cwd, env, log_path, log):
@@ -123,11 +125,12 @@ def run_run_mode(script, args, log=print):
                        f"--epochs={args.epochs}"] + ([f"--seed_data={seed}"] if script.name !=
                                                       "train_cifar_minibatch_discrimination" else [])
                 if script.dataset != "mnist":
-                    cmd.append(f"--data_dir={data_dir}")
+                    cmd += [f"--data_dir={data_dir}", f"--count={SYNTHETIC_COUNT}"]
                 epochs, elapsed, per_epoch = _run_side(cmd, data_dir, original_env.theano_env(root), log_path, log)
             else:
                 cmd = [sys.executable, os.path.join(ROOT, "mnist_svhn_cifar", script.file), f"--seed={seed}",
                        f"--epochs={args.epochs}", f"--out_dir={os.path.join(out, key)}"] + port_args + (
+                    [f"--count={SYNTHETIC_COUNT}"] if script.dataset != "mnist" else []) + (
                     [f"--seed_data={seed}"] if script.name != "train_cifar_minibatch_discrimination" else [])
                 epochs, elapsed, per_epoch = _run_side(cmd, out, port_env, log_path, log)
             if len(epochs) != args.epochs:
