@@ -20,6 +20,8 @@ original layer                            parameters, in order (``*``: not train
 ``DenseLayer`` + ``BatchNormLayer``       ``W (100, 512*4*4)``, ``b``, ``avg_batch_mean*``, ``avg_batch_var*``
 ``Deconv2DLayer`` + ``BatchNormLayer``    ``W (C_in, C_out, 5, 5)``, ``b (C_out,)``, two averages*
 ``Deconv2DLayer`` + ``WeightNormLayer``   ``W (C_in, C_out, 5, 5)``, ``b``, ``g`` (``train_g=True``)
+``nn.DenseLayer`` (MNIST discriminator)   ``theta (in, out)``, ``weight_scale*`` (trainable: last layer), ``b``
+``DenseLayer`` + ``l2normalize`` (MNIST)  ``W (500, 784)``, ``b``, ``W_scale``
 ========================================  =====================================================================
 
 Layout conversions (Theano/Lasagne NCHW to TensorFlow NHWC):
@@ -56,7 +58,9 @@ import numpy as np
 from improved_gan_tf2.layers import (
     Deconv2D,
     GeneratorBatchNorm,
+    L2NormalizedDense,
     MinibatchDiscrimination,
+    MnistWeightNormDense,
     VirtualBatchNorm,
     WeightNormConv2D,
     WeightNormConv2DTranspose,
@@ -109,7 +113,9 @@ def _nchw_unit_permutation(target_shape):
 def original_parameter_slots(model) -> List[Slot]:
     """The original's parameters of the network ``model`` stands for, in Lasagne's ``get_all_params`` order,
     each tied to its Keras variable and layout conversion. Works for the networks of
-    :mod:`improved_gan_tf2.networks.cifar_svhn` (any widths, with or without minibatch features)."""
+    :mod:`improved_gan_tf2.networks.cifar_svhn` (any widths, with or without minibatch features) and of
+    :mod:`improved_gan_tf2.networks.mnist` (``nn.DenseLayer``: ``theta, weight_scale, b``; the generator's
+    ``l2normalize``-d output layer: ``W, b, W_scale``; its dense + batch-norm layers as in the CIFAR generator)."""
     layers = list(model.layers)
     reshape = next((l for l in layers if isinstance(l, keras.layers.Reshape)), None)
     permutation = _nchw_unit_permutation(reshape.target_shape) if reshape is not None else None
@@ -127,6 +133,13 @@ def original_parameter_slots(model) -> List[Slot]:
         elif isinstance(layer, WeightNormConv2DTranspose):
             to_keras, to_original = _deconv_converters(layer)
             slots += [Slot(f"{layer.name}.W", layer.kernel, True, to_keras, to_original)] + _weight_norm_tail(layer)
+        elif isinstance(layer, MnistWeightNormDense):  # nn.DenseLayer adds theta, weight_scale, b
+            slots += [Slot(f"{layer.name}.theta", layer.kernel, True),
+                      Slot(f"{layer.name}.weight_scale", layer.scale, bool(layer.train_scale)),
+                      Slot(f"{layer.name}.b", layer.bias, True)]
+        elif isinstance(layer, L2NormalizedDense):  # Lasagne DenseLayer's W, b, then l2normalize's W_scale
+            slots += [Slot(f"{layer.name}.W", layer.kernel, True), Slot(f"{layer.name}.b", layer.bias, True),
+                      Slot(f"{layer.name}.W_scale", layer.scale, bool(layer.train_scale))]
         elif isinstance(layer, WeightNormDense):
             slots += [Slot(f"{layer.name}.W", layer.kernel, True)] + _weight_norm_tail(layer)
         elif isinstance(layer, MinibatchDiscrimination):

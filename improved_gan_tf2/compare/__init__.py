@@ -1,0 +1,8 @@
+"""Side-by-side comparison of this port with the original release (``openai/improved-gan``, Theano + Lasagne).
+
+Run ``python -m improved_gan_tf2.compare --help``. Modules: :mod:`.patcher` (the patched copy of the original's
+scripts), :mod:`.env` (the original's virtual environment), :mod:`.harness` (the original's side of step mode,
+run with the original's interpreter), :mod:`.step` and :mod:`.run` (the drivers), :mod:`.original_data` (the
+original's data formats), :mod:`.cudnn_numpy` (cuDNN convolution semantics in NumPy). Nothing of the original or
+of Lasagne is part of this package: it works on a checkout the user gives.
+"""

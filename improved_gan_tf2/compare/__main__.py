@@ -1,0 +1,95 @@
+"""``python -m improved_gan_tf2.compare {setup,step,run}``: this port against the original release, side by side.
+
+- ``setup --original_dir=DIR [--lasagne=PATH_OR_URL] [--env_dir=DIR]``: the original's own virtual environment
+  (Theano 1.0.5, Lasagne) and a patched copy of its scripts, made from a user's checkout of openai/improved-gan.
+- ``step --script=NAME --original_dir=DIR [--steps=K]``: K training iterations on both sides from the same
+  parameters and inputs, compared tensor by tensor.
+- ``run --script=NAME --original_dir=DIR --seeds=1,2,3 --epochs=E``: full runs of both on the same data, a
+  Markdown table and a plot of test error against epoch.
+
+Bad input (not a checkout of the original, no environment, unknown script) ends with one line on stderr and
+exit status 2.
+"""
+import argparse
+import os
+import sys
+
+from improved_gan_tf2.compare.scripts import SCRIPTS, UsageError, get_script
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(message)
+
+
+def build_parser():
+    parser = _Parser(prog="python -m improved_gan_tf2.compare", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    scripts = ", ".join(SCRIPTS)
+
+    setup = sub.add_parser("setup", help="build the original's environment and patched scripts")
+    setup.add_argument("--original_dir", required=True, help="a checkout of openai/improved-gan")
+    setup.add_argument("--lasagne", default=None, help="Lasagne source: a source tree, a git directory or a URL "
+                       "(default: Lasagne master from GitHub)")
+    setup.add_argument("--env_dir", default=None, help="where to build (default ~/.cache/improved_gan_tf2/original)")
+    setup.add_argument("--python", default=None, help="interpreter for the original's venv (default: this one's base)")
+
+    step = sub.add_parser("step", help="K training steps on both sides, compared")
+    step.add_argument("--script", required=True, help=f"one of: {scripts}")
+    step.add_argument("--original_dir", required=True)
+    step.add_argument("--steps", type=int, default=5)
+    step.add_argument("--env_dir", default=None)
+    step.add_argument("--width_scale", type=float, default=None,
+                      help="CIFAR/SVHN: scale every hidden width on both sides (default 1; 0.25 is quick on a CPU)")
+    step.add_argument("--seed", type=int, default=1, help="seed of the inputs (batches, z)")
+    step.add_argument("--work_dir", default=None, help="keep the inputs and the original's output here")
+    step.add_argument("--no_float64_control", action="store_true",
+                      help="skip the original's float64 run (its float32 round-off spread; doubles the original's time)")
+    step.add_argument("--reuse_original", action="store_true",
+                      help="reuse the original's outputs already in --work_dir (same script, steps, seed, widths)")
+    step.add_argument("--strict_average", action="store_true",
+                      help="count the parameter averages against the original's own (a known deviation fails)")
+
+    run = sub.add_parser("run", help="full runs of both sides, table and plot")
+    run.add_argument("--script", required=True, help=f"one of: {scripts}")
+    run.add_argument("--original_dir", required=True)
+    run.add_argument("--seeds", default="1,2,3")
+    run.add_argument("--epochs", type=int, default=10)
+    run.add_argument("--env_dir", default=None)
+    run.add_argument("--out_dir", default=None, help="default runs/compare_<script>")
+    run.add_argument("--sides", default="original,port", help="which sides to run (both by default)")
+    return parser
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command is None:
+            raise UsageError("choose a command: setup, step or run")
+        if args.command == "setup":
+            from improved_gan_tf2.compare.env import setup
+
+            setup(args.original_dir, args.env_dir, args.lasagne, args.python)
+            return 0
+        script = get_script(args.script)
+        from improved_gan_tf2.compare.patcher import original_script_dir
+
+        original_script_dir(args.original_dir)
+        if args.command == "step":
+            if args.steps < 1:
+                raise UsageError(f"--steps must be at least 1, got {args.steps}")
+            from improved_gan_tf2.compare.step import run_step_mode
+
+            return run_step_mode(script, args)
+        from improved_gan_tf2.compare.run import run_run_mode
+
+        return run_run_mode(script, args)
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.exit(main())
