@@ -24,10 +24,14 @@ import time
 
 import numpy as np
 
-from improved_gan_tf2 import cli, experiments, training
-from improved_gan_tf2.data.pipeline import evaluation_dataset
-from improved_gan_tf2.experiments.registry import ImageNetExperiment
-from improved_gan_tf2.plotting import save_png
+from improved_gan_tf2.startup import quiet_tensorflow
+
+quiet_tensorflow()  # the tools import TensorFlow; its C++ start-up log is not for the user
+
+from improved_gan_tf2 import cli, experiments, training  # noqa: E402
+from improved_gan_tf2.data.pipeline import evaluation_dataset  # noqa: E402
+from improved_gan_tf2.experiments.registry import ImageNetExperiment  # noqa: E402
+from improved_gan_tf2.plotting import save_png  # noqa: E402
 
 EVALUATION_FILE = "evaluation.json"
 SAMPLES_FILE = "evaluation_samples.npz"

@@ -2,7 +2,7 @@
 
 Run ``python -m improved_gan_tf2.compare --help``. Modules: :mod:`.patcher` (the patched copy of the original's
 scripts), :mod:`.env` (the original's virtual environment), :mod:`.harness` (the original's side of step mode,
-run with the original's interpreter), :mod:`.step` and :mod:`.run` (the drivers), :mod:`.original_data` (the
-original's data formats), :mod:`.cudnn_numpy` (cuDNN convolution semantics in NumPy). Nothing of the original or
+run with the original's interpreter), :mod:`.step` and :mod:`.run` (the drivers), :mod:`.cudnn_numpy` (cuDNN convolution semantics in NumPy); the
+original's data formats are written by :mod:`improved_gan_tf2.data.writers`. Nothing of the original or
 of Lasagne is part of this package: it works on a checkout the user gives.
 """

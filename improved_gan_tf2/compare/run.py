@@ -48,14 +48,14 @@ def parse_seeds(text):
 def write_data(script, data_dir):
     os.makedirs(data_dir, exist_ok=True)
     if script.dataset == "mnist":
-        from improved_gan_tf2.compare.original_data import write_mnist_npz
+        from improved_gan_tf2.data.writers import write_mnist_npz
         from improved_gan_tf2.data import load_mnist
 
         data = load_mnist(dataset="mnist_sample")
         write_mnist_npz(os.path.join(data_dir, "mnist.npz"), data["x_train"], data["y_train"], data["x_test"],
                         data["y_test"], n_valid=len(data["x_train"]) // 5)
         return ["--dataset=mnist_sample"], "the shipped MNIST sample (4,000 train / 1,000 test), as mnist.npz"
-    from improved_gan_tf2.compare.original_data import write_synthetic
+    from improved_gan_tf2.data.writers import write_synthetic
 
     write_synthetic(script.dataset, data_dir, n_train=1000, n_test=200)
     dataset = "cifar10_batches" if script.dataset == "cifar10" else "svhn_mat"

@@ -1,5 +1,8 @@
-"""The six scripts of the original's ``mnist_svhn_cifar10/`` and what the comparison needs to know of each."""
+"""The six scripts of the original's ``mnist_svhn_cifar10/`` and what the comparison needs to know of each: their
+records in the experiment registry (:mod:`improved_gan_tf2.experiments`), plus the original's image layout."""
 import dataclasses
+
+from improved_gan_tf2 import experiments
 
 ORIGINAL_SUBDIR = "mnist_svhn_cifar10"
 #: The files a checkout of the original must have (the comparison reads, patches or copies each).
@@ -12,35 +15,51 @@ class UsageError(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class Script:
-    name: str                    #: file name without .py
-    dataset: str                 #: "mnist", "cifar10" or "svhn"
-    generator_loss: str          #: "feature_matching" or "minibatch"
-    port_experiment: str         #: key of improved_gan_tf2.networks.cifar_svhn.EXPERIMENTS, or "mnist"
-    learning_rate: float         #: the learning rate of the first epoch
-    image_shape: tuple           #: the original's (NCHW or flat) shape of one image
-    unlabelled_copies: int       #: 2: a second unlabelled batch feeds the feature-matching generator step
+    """One original script, seen through its experiment record."""
+
+    experiment: experiments.SemiSupervisedExperiment
 
     @property
-    def generator_steps(self):
-        return 3 if self.generator_loss == "minibatch" else 1
+    def name(self):
+        """The file name without ``.py`` (the record's registry key)."""
+        return self.experiment.script
 
     @property
     def file(self):
         return self.name + ".py"
 
+    @property
+    def dataset(self):
+        """``"mnist"``, ``"cifar10"`` or ``"svhn"``: the default of the script's ``--dataset``."""
+        return self.experiment.default("dataset")
 
-SCRIPTS = {s.name: s for s in (
-    Script("train_mnist_feature_matching", "mnist", "feature_matching", "mnist", 0.003, (784,), 2),
-    Script("train_mnist_fm_custom_labels", "mnist", "feature_matching", "mnist", 0.003, (784,), 2),
-    Script("train_cifar_feature_matching", "cifar10", "feature_matching", "cifar_feature_matching", 0.0003,
-           (3, 32, 32), 2),
-    Script("train_cifar_minibatch_discrimination", "cifar10", "minibatch", "cifar_minibatch_discrimination", 0.0003,
-           (3, 32, 32), 1),
-    Script("train_svhn_feature_matching", "svhn", "feature_matching", "svhn_feature_matching", 0.0003,
-           (3, 32, 32), 2),
-    Script("train_svhn_minibatch_discrimination", "svhn", "minibatch", "svhn_minibatch_discrimination", 0.0003,
-           (3, 32, 32), 1),
-)}
+    @property
+    def generator_loss(self):
+        return self.experiment.generator_loss
+
+    @property
+    def generator_steps(self):
+        return self.experiment.generator_steps
+
+    @property
+    def unlabelled_copies(self):
+        return self.experiment.unlabelled_copies
+
+    @property
+    def learning_rate(self):
+        """The learning rate of the first epoch."""
+        return self.experiment.learning_rate(self.experiment.default("learning_rate"), 0)
+
+    @property
+    def image_shape(self):
+        """The original's shape of one image: flat MNIST rows, NCHW CIFAR-10/SVHN images."""
+        return (784,) if self.dataset == "mnist" else (3, 32, 32)
+
+
+#: The scripts the original has, by name: the registered experiments that port a file of its mnist_svhn_cifar10/.
+SCRIPTS = {name: Script(e) for name, e in experiments.EXPERIMENTS.items()
+           if isinstance(e, experiments.SemiSupervisedExperiment) and e.original
+           and e.original.startswith(ORIGINAL_SUBDIR + "/")}
 
 
 def get_script(name):

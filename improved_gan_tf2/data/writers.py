@@ -182,3 +182,27 @@ def write_synthetic(dataset, data_dir, n_train=1000, n_test=200, seed=0):
     if dataset == "svhn":
         return write_svhn_mat(data_dir, x_train, y_train, x_test, y_test)
     raise ValueError(f"dataset must be 'cifar10' or 'svhn', got {dataset!r}")
+
+
+def main(argv=None):
+    """``python -m improved_gan_tf2.data.writers --synthetic=cifar10|svhn --out=DIR [--train=1000 --test=200]``:
+    a synthetic stand-in for CIFAR-10 or SVHN in the original's files (for quick runs of the scripts where the
+    real data sets cannot be downloaded)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m improved_gan_tf2.data.writers", description=main.__doc__)
+    parser.add_argument("--synthetic", choices=("cifar10", "svhn"), required=True)
+    parser.add_argument("--out", required=True, help="the --data_dir to give the scripts")
+    parser.add_argument("--train", type=int, default=1000)
+    parser.add_argument("--test", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.train < 10 or args.test < 1:
+        parser.error("--train must be at least 10 (one image per class) and --test at least 1")
+    folder = write_synthetic(args.synthetic, args.out, args.train, args.test, args.seed)
+    print(f"wrote a synthetic {args.synthetic} set ({args.train} training, {args.test} test images) to {folder}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
