@@ -79,12 +79,19 @@ def read_run(run_dir):
 
 
 def read_wall_time(run_dir):
-    """Seconds of training and testing over all epochs (``epoch_times.csv``), or None when not recorded."""
+    """Seconds of training and testing over all epochs (``epoch_times.csv``; where a resumed run repeated an
+    epoch, its last row), or None when not recorded."""
     path = os.path.join(run_dir, "epoch_times.csv")
     if not os.path.exists(path):
         return None
+    seconds = {}
     with open(path) as stream:
-        return float(sum(float(row["seconds"]) for row in csv.DictReader(stream)))
+        for row in csv.DictReader(stream):
+            try:
+                seconds[int(row["epoch"])] = float(row["seconds"])
+            except (KeyError, TypeError, ValueError):
+                raise cli.InputError(f"{path}: a row is not 'epoch,seconds' ({row}).") from None
+    return float(sum(seconds.values()))
 
 
 def differing_flags(runs):

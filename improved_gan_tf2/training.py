@@ -146,6 +146,7 @@ class RunDirectory:
         self.samples_dir = os.path.join(self.path, "samples")
         self.log_dir = os.path.join(self.path, "logs")
         self.history_path = os.path.join(self.path, "history.csv")
+        self.times_path = os.path.join(self.path, "epoch_times.csv")
         self.summary_path = os.path.join(self.path, "summary.json")
         self._flags_path = os.path.join(self.path, "flags.json")
         self._data_path = os.path.join(self.path, DATA_NAME)
@@ -492,22 +493,29 @@ def restore_checkpoint(manager):
 
 
 class OriginalEpochLog(keras.callbacks.Callback):
-    """Prints the original scripts' per-epoch line (time covers training and testing, as there)."""
+    """Prints the original scripts' per-epoch line (time covers training and testing, as there) and, with
+    ``times_path``, appends ``epoch,seconds`` to that CSV (a resumed run may repeat an epoch: its last row counts)."""
 
-    def __init__(self, print_fn=print):
+    def __init__(self, print_fn=print, times_path=None):
         super().__init__()
         self.print_fn = print_fn
+        self.times_path = times_path
 
     def on_epoch_begin(self, epoch, logs=None):
         self._begin = time.time()
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
+        seconds = time.time() - self._begin
         self.print_fn(("\n" if sys.stdout.isatty() else "") + ORIGINAL_LOG_LINE % (
-            epoch, time.time() - self._begin, logs.get("loss_lab", np.nan), logs.get("loss_unl", np.nan),
+            epoch, seconds, logs.get("loss_lab", np.nan), logs.get("loss_unl", np.nan),
             logs.get("train_err", np.nan), logs.get("val_test_err", np.nan),
         ))
         sys.stdout.flush()
+        if self.times_path is not None:
+            new = not os.path.exists(self.times_path)
+            with open(self.times_path, "a") as stream:
+                stream.write(("epoch,seconds\n" if new else "") + f"{epoch},{seconds:.3f}\n")
 
 
 class EpochLearningRate(keras.callbacks.Callback):
@@ -690,7 +698,8 @@ def fit_semi_supervised(gan, run, *, x_lab, y_lab, x_unl, x_test, y_test, x_init
                     keras.callbacks.TensorBoard(run.log_dir, write_graph=False),
                     SampleGrid(lambda: gan.sample(batch_size, seed=SAMPLE_SEED), make_grid, run.samples_dir,
                                run.log_dir, value_range),
-                    OriginalEpochLog(),  # last: once an epoch's line is printed, everything of that epoch is saved
+                    # last: once an epoch's line is printed, everything of that epoch is saved
+                    OriginalEpochLog(times_path=run.times_path),
                 ],
             )
         except KeyboardInterrupt:

@@ -119,6 +119,8 @@ def test_report_on_two_seeds(runs, tmp_path):
     assert lines[0] == ("| run | seed | seed_data | epochs | wall time | test err (averaged) | test err (raw) | IS | "
                         "FID |")
     assert lines[2].startswith("| seed1 | 1 | 1 | 1 |") and lines[3].startswith("| seed2 | 2 | 2 | 1 |")
+    seconds = float(open(os.path.join(runs["first"], "epoch_times.csv")).read().splitlines()[1].split(",")[1])
+    assert lines[2].split(" | ")[4] == f"{int(round(seconds)) // 60}m{int(round(seconds)) % 60:02d}s"
     assert lines[4].startswith("| mean ± std over 2 seeds |")  # the runs differ only by seed
     rows = list(__import__("csv").reader(open(out / "report.csv")))
     assert rows[0][:3] == ["run", "seed", "seed_data"] and len(rows) == 4

@@ -283,8 +283,8 @@ class SameState:
         generated = tf.cast(gan.generator(tf.cast(z, self.dtype), training=True), self.dtype)
         with tf.GradientTape() as tape:
             (logits_lab, _), (logits_unl, _), (logits_gen, _) = gan._discriminate([x_lab, x_unl, generated])
-            loss = losses.supervised_loss(logits_lab, y_lab) + gan.unlabeled_weight * gan._unsupervised_loss(
-                logits_unl, logits_gen)
+            loss = losses.supervised_loss(logits_lab, y_lab) + gan.unlabeled_weight * losses.unsupervised_loss(
+                logits_unl, logits_gen, gan.label_smoothing)
         grads = tape.gradient(loss, [s.variable for s in self.disc_slots])
         return [s.to_original(np.asarray(g)) for s, g in zip(self.disc_slots, grads)]
 
