@@ -300,16 +300,11 @@ class SameState:
 
         self._load(disc, gen)
         gan = self.gan
+        features_real = None
         if gan.generator_loss == "feature_matching":
             _, features_real = gan.discriminator(tf.cast(batch[3], self.dtype), training=True)
         with tf.GradientTape() as tape:
-            generated = tf.cast(gan.generator(tf.cast(z, self.dtype), training=True), self.dtype)
-            if gan.generator_loss == "feature_matching":
-                _, features_fake = gan.discriminator(generated, training=True)
-                loss = losses.feature_matching_loss(features_real, features_fake, gan.feature_norm)
-            else:
-                ((logits_fake, _),) = gan._discriminate([generated])
-                loss = losses.minibatch_generator_loss(logits_fake)
+            loss = gan.generator_loss_of(tf.cast(z, self.dtype), features_real)
         grads = tape.gradient(loss, [s.variable for s in self.gen_slots])
         return [s.to_original(np.asarray(g)) for s, g in zip(self.gen_slots, grads)]
 

@@ -180,6 +180,16 @@ class SemiSupervisedGAN(keras.Model):
         )
         return logits
 
+    def generator_loss_of(self, z, features_real=None):
+        """The generator's loss for noise ``z``: feature matching against ``features_real`` (the real batch's
+        features, computed apart), or the minibatch-discrimination loss ``-mean(softplus(lse(l_gen)))``."""
+        generated = self.generator(z, training=True)
+        if self.generator_loss == "feature_matching":
+            _, features_fake = self.discriminator(generated, training=True)
+            return losses.feature_matching_loss(features_real, features_fake, self.feature_norm)
+        ((logits_fake, _),) = self._discriminate([generated])
+        return losses.minibatch_generator_loss(logits_fake)
+
     def call(self, images, training=None):
         return self.averaged_logits(images)
 
@@ -205,18 +215,13 @@ class SemiSupervisedGAN(keras.Model):
 
         generator_variables = self.generator.trainable_variables
         for _ in range(self.generator_steps):
+            features_real = None
             if self.generator_loss == "feature_matching":
                 # No gradient flows into the real batch's features: a forward pass of their own, so that the
                 # backward pass runs through the discriminator for the generated batch only.
                 _, features_real = self.discriminator(x_unl2, training=True)
             with tf.GradientTape() as tape:
-                generated = self.generator(self.noise(batch_size), training=True)
-                if self.generator_loss == "feature_matching":
-                    _, features_fake = self.discriminator(generated, training=True)
-                    loss_gen = losses.feature_matching_loss(features_real, features_fake, self.feature_norm)
-                else:
-                    ((logits_fake, _),) = self._discriminate([generated])
-                    loss_gen = losses.minibatch_generator_loss(logits_fake)
+                loss_gen = self.generator_loss_of(self.noise(batch_size), features_real)
                 cost_gen = loss_gen
                 if self.historical_averages is not None:
                     cost_gen = cost_gen + self._historical_term("generator", generator_variables)
