@@ -118,7 +118,7 @@ def test_loss_metric_and_declared_directions():
     lse = np.log(np.exp(logits - logits.max(1, keepdims=True)).sum(1)) + logits.max(1)
     expected = (lse - logits[np.arange(EXAMPLES), arrays[1]]).mean()
     assert gan.evaluate(validation, return_dict=True, verbose=0)["loss"] == pytest.approx(expected, rel=1e-5)
-    # training loss: the discriminator's cost as minimized (loss_lab + unlabeled_weight * loss_unl)
+    # training loss: the discriminator's cost (loss_lab + unlabeled_weight * loss_unl)
     gan.reset_metrics()
     logs = gan.train_step(tuple(tf.constant(a[:BATCH]) for a in arrays))
     assert float(logs["loss"]) == pytest.approx(float(logs["loss_lab"]) + float(logs["loss_unl"]), rel=1e-5)
@@ -238,7 +238,8 @@ def test_backup_and_restore_resumes_bit_exactly(tmp_path):
 # ---------------------------------------------------------------- the ImageNet model
 
 
-def _tiny_imagenet_gan():
+def _tiny_imagenet_gan(initial_seed=0):
+    keras.utils.set_random_seed(initial_seed)
     gan = improved_gan_tf2.ImageNetGAN(batch_size=2, z_dim=8, gf_dim=4, df_dim=4, image_size=32, num_classes=3,
                                        minibatch_kernels=2, minibatch_kernel_dim=2, sample_size=4, seed=3)
     # the discriminator's optimizer: the default; eager, to spare the tracing of a test this small
@@ -268,3 +269,21 @@ def test_imagenet_gan_saves_whole_and_continues_bit_exactly(tmp_path):
     assert_same_state(_imagenet_state(loaded), _imagenet_state(gan))
     with pytest.raises(ValueError, match="two players"):
         gan.compile(optimizer="adam")
+
+
+def test_imagenet_gan_backup_and_restore_resumes_bit_exactly(tmp_path):
+    rng = np.random.RandomState(1)
+    images = rng.uniform(-1, 1, (4, 32, 32, 3)).astype(np.float32)
+    labels = rng.randint(0, 3, 4).astype(np.int64)
+    straight = _tiny_imagenet_gan()
+    straight.fit(images, labels, batch_size=2, epochs=3, verbose=0, shuffle=False)
+    backup = str(tmp_path / "backup")
+    first = _tiny_imagenet_gan()
+    with pytest.raises(RuntimeError, match="interrupted"):
+        first.fit(images, labels, batch_size=2, epochs=3, verbose=0, shuffle=False,
+                  callbacks=[keras.callbacks.BackupAndRestore(backup), _Interrupt(after_epoch=0)])
+    resumed = _tiny_imagenet_gan(initial_seed=1)  # other initial weights: all state comes from the backup
+    resumed.fit(images, labels, batch_size=2, epochs=3, verbose=0, shuffle=False,
+                callbacks=[keras.callbacks.BackupAndRestore(backup)])
+    assert int(resumed.step.numpy()) == int(straight.step.numpy()) == 6
+    assert_same_state(_imagenet_state(resumed), _imagenet_state(straight))

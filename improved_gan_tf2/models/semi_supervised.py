@@ -71,8 +71,9 @@ class SemiSupervisedGAN(keras.Model):
     improved_gan_tf2``) round-trip it; the saved state (``.keras``, ``save_weights``/``load_weights``, and so
     ``keras.callbacks.BackupAndRestore``) holds, besides the networks and both optimizers, the parameter average,
     the historical averages and the random generators' states, so a restored model continues exactly as the
-    uninterrupted one. Metrics: ``loss`` (training: the discriminator's cost as minimized; validation: the
-    averaged classifier's cross-entropy), ``loss_lab``, ``loss_unl``, ``train_err``, ``loss_gen``, and in
+    uninterrupted one. Metrics: ``loss`` (training: the discriminator's cost ``loss_lab + unlabeled_weight *
+    loss_unl``, or its second term without labels, from the epoch's means, without a historical-averaging term;
+    validation: the averaged classifier's cross-entropy), ``loss_lab``, ``loss_unl``, ``train_err``, ``loss_gen``, and in
     validation ``test_err`` and ``test_err_raw``; all declare that lower is better, so monitors such as
     ``EarlyStopping(monitor="val_test_err")`` need no ``mode``.
 
@@ -316,9 +317,12 @@ class SemiSupervisedGAN(keras.Model):
         self.trackers["loss_unl"].update_state(loss_unl)
         self.trackers["train_err"].update_state(losses.classification_error(logits_lab, y_lab))
         self.trackers["loss_gen"].update_state(loss_gen)
-        self.trackers["loss"].update_state(loss)
-        return {name: self.trackers[name].result()
-                for name in ("loss_lab", "loss_unl", "train_err", "loss_gen", "loss")}
+        logs = {name: self.trackers[name].result() for name in ("loss_lab", "loss_unl", "train_err", "loss_gen")}
+        # Keras's "loss": the discriminator's cost from the running means above (a tracker of the step's own cost
+        # differed between identical runs in its last bits, under load; these means do not)
+        cost = self.unlabeled_weight * logs["loss_unl"]
+        logs["loss"] = logs["loss_lab"] + cost if self.use_labels else cost
+        return logs
 
     def test_step(self, data):
         """``data``: ``(images, labels)`` or ``(images, labels, weights)``; the error is the weighted mean over
