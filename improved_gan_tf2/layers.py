@@ -12,9 +12,10 @@ is enough to load a saved model), and documents its arguments, shapes, what it d
 (the examples run as tests, ``tests/test_docstrings.py``; they use ``np``, ``keras`` and this module's names).
 
 Mixed precision (``keras.mixed_precision``): under ``mixed_float16`` or ``mixed_bfloat16`` the matrix products and
-convolutions run in 16 bits, while the weight norms, batch statistics, minibatch distances and their exponentials
-are computed in float32 from the 16-bit values and cast back (as ``keras.layers.BatchNormalization`` does); in
-float32 nothing is cast and the arithmetic is the original's (``tests/test_keras_integration.py`` compares both).
+convolutions run in 16 bits, while the weight norms, the init pass's and the batch norms' statistics and the
+whole minibatch layers are computed in float32 from the 16-bit values and cast back (as
+``keras.layers.BatchNormalization`` does); in float32 nothing is cast and the arithmetic is the original's
+(``tests/test_keras_integration.py`` compares both).
 
 Batch-mixing layers (:class:`GeneratorBatchNorm`, :class:`VirtualBatchNorm`, :class:`MinibatchDiscrimination`,
 :class:`BatchNormCross`, :class:`HalvedMinibatchDiscrimination`): by default (``inference="batch"``) they compute
