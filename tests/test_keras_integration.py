@@ -69,6 +69,10 @@ def _functional(make, shape):
     return keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Flatten()(h)))
 
 
+def test_the_package_lists_the_layers_it_exports():
+    assert improved_gan_tf2._LAYER_NAMES == tuple(L.__all__)
+
+
 def test_every_public_layer_has_a_case_and_the_package_exports_it():
     covered = {name.split("[")[0] for case in CASES for name in case.split("+")}
     assert covered == set(PUBLIC_LAYERS)
@@ -83,12 +87,31 @@ def test_every_public_layer_has_a_case_and_the_package_exports_it():
         assert registered is getattr(improved_gan_tf2, name), name
 
 
+def test_importing_the_package_registers_on_keras_import_without_importing_tensorflow_itself():
+    """``import improved_gan_tf2`` imports no TensorFlow; importing TensorFlow (which imports Keras while it
+    initializes) or Keras afterwards registers every layer, optimizer and model."""
+    code = (
+        "import sys, improved_gan_tf2\n"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n"
+        "import tensorflow\n"
+        "import keras\n"
+        "names = sys.argv[1].split(',')\n"
+        "missing = [n for n in names if keras.saving.get_registered_object('improved_gan_tf2>' + n) is None]\n"
+        "assert not missing, missing\n"
+    )
+    names = PUBLIC_LAYERS + ["OriginalAdam", "SemiSupervisedGAN", "ImageNetGAN", "ImageNetGenerator"]
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""), TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run([sys.executable, "-c", code, ",".join(names)], capture_output=True, text=True, env=env,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
 _LOAD_IN_A_NEW_PROCESS = """
 import json, sys
+import improved_gan_tf2  # the only import of the package, before Keras: it registers every layer once Keras is in
+assert "tensorflow" not in sys.modules  # the package alone does not import TensorFlow (its turing tool needs none)
 import numpy as np
 import keras
-import improved_gan_tf2  # the only import of the package: it must register every layer
-assert "improved_gan_tf2" in sys.modules
 directory = sys.argv[1]
 cases = json.load(open(directory + "/cases.json"))
 outputs = {}
