@@ -1,9 +1,31 @@
 """The paper's layers as Keras 3 layers, computing what ``openai/improved-gan`` computes.
 
 Ports of ``mnist_svhn_cifar10/nn.py`` (weight norm, the older MNIST dense layer, ``l2normalize``, the
-deconvolution, minibatch discrimination, the generators' batch norm) and of ``imagenet/model.py``
-(virtual batch norm ``VBN``, ``VBNL``, ``VBNLP``). Layouts are TensorFlow's: NHWC activations, kernels
-``(kh, kw, in, out)`` for convolutions and ``(kh, kw, out, in)`` for transposed convolutions.
+deconvolution, minibatch discrimination, the generators' batch norm), of ``imagenet/model.py`` (virtual batch
+norm ``VBN``, ``VBNL``, ``VBNLP``) and of the ImageNet discriminator (``batch_norm_cross``, the halved minibatch
+features). Layouts are TensorFlow's: NHWC activations, kernels ``(kh, kw, in, out)`` for convolutions and
+``(kh, kw, out, in)`` for transposed convolutions.
+
+Every layer implements ``build``, ``call(inputs, training=None)``, ``compute_output_shape`` and ``get_config``, is
+registered for ``.keras`` serialization under the package name ``improved_gan_tf2`` (so ``import improved_gan_tf2``
+is enough to load a saved model), and documents its arguments, shapes, what it does at inference and an example
+(the examples run as tests, ``tests/test_docstrings.py``; they use ``np``, ``keras`` and this module's names).
+
+Mixed precision (``keras.mixed_precision``): under ``mixed_float16`` or ``mixed_bfloat16`` the matrix products and
+convolutions run in 16 bits, while the weight norms, the init pass's and the batch norms' statistics and the
+whole minibatch layers are computed in float32 from the 16-bit values and cast back (as
+``keras.layers.BatchNormalization`` does); in float32 nothing is cast and the arithmetic is the original's
+(``tests/test_keras_integration.py`` compares both).
+
+Batch-mixing layers (:class:`GeneratorBatchNorm`, :class:`VirtualBatchNorm`, :class:`MinibatchDiscrimination`,
+:class:`BatchNormCross`, :class:`HalvedMinibatchDiscrimination`): by default (``inference="batch"``) they compute
+with ``training=False`` exactly what they compute in training, from the batch they are given, as the original
+does (it has no other mode). With ``inference="stored"`` they keep non-trainable state that
+:func:`improved_gan_tf2.init.store_inference_state` sets from a reference batch, and with ``training=False`` they
+compute each example from that state alone; training is unchanged. Batches a layer cannot use (one example for
+batch statistics, fewer rows than the reference batch, an odd joint batch) raise an error that says why and what
+to do: a ``ValueError`` when the batch size is known when the layer is called, else an ``InvalidArgumentError``
+when the graph runs.
 
 Gaussian noise: :class:`GaussianNoise` draws it as the Theano scripts' noise layers do (Box-Muller on uniforms,
 Theano's ``MRG_RandomStreams.normal``); the ImageNet code, written for TensorFlow, uses ``keras.layers.GaussianNoise``.
@@ -14,13 +36,151 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from improved_gan_tf2.init import in_init_pass
+from improved_gan_tf2.init import in_init_pass, in_reference_pass
+
+__all__ = [
+    "WeightNormDense",
+    "MnistWeightNormDense",
+    "L2NormalizedDense",
+    "WeightNormConv2D",
+    "WeightNormConv2DTranspose",
+    "Deconv2D",
+    "GaussianNoise",
+    "MinibatchDiscrimination",
+    "GeneratorBatchNorm",
+    "VirtualBatchNorm",
+    "PrependReferenceBatch",
+    "DropReferenceBatch",
+    "BatchNormCross",
+    "HalvedMinibatchDiscrimination",
+    "box_muller_normal",
+    "pairwise_l1",
+    "INFERENCE_MODES",
+]
 
 _PACKAGE = "improved_gan_tf2"
+#: ``inference`` of the batch-mixing layers: ``"batch"`` (the original: the same computation in every mode) or
+#: ``"stored"`` (with ``training=False``, the state stored by ``store_inference_state``).
+INFERENCE_MODES = ("batch", "stored")
+_SIXTEEN_BIT = (tf.float16, tf.bfloat16)
 
 
 def _normal(stddev):
     return keras.initializers.RandomNormal(mean=0.0, stddev=stddev)
+
+
+def _float32_if_16bit(x):
+    """``x`` cast to float32 if it is float16 or bfloat16, else ``x`` itself (so float32 arithmetic is untouched)."""
+    return tf.cast(x, tf.float32) if x.dtype in _SIXTEEN_BIT else x
+
+
+def _check_inference(layer_name, inference):
+    if inference not in INFERENCE_MODES:
+        raise ValueError(f"{layer_name}: inference must be one of {INFERENCE_MODES}, got {inference!r}.")
+    return inference
+
+
+def _refuse(layer_name, kwargs, name, allowed, reason):
+    """Pop ``name`` from ``kwargs``; a value outside ``allowed`` raises a ValueError giving ``reason``."""
+    if name in kwargs:
+        value = kwargs.pop(name)
+        normalized = tuple(value) if isinstance(value, list) else value
+        if normalized not in allowed:
+            raise ValueError(f"{layer_name} does not take {name}={value!r}: {reason}")
+
+
+def _refuse_convolution_arguments(layer_name, kwargs, dilation=True):
+    _refuse(layer_name, kwargs, "data_format", (None, "channels_last"),
+            "the layers are NHWC only (TensorFlow's CPU convolutions are); transpose channels-first inputs with "
+            "keras.layers.Permute((2, 3, 1)).")
+    _refuse(layer_name, kwargs, "groups", (1,), "the original's convolutions are not grouped; use "
+                                                "keras.layers.Conv2D(groups=...) for grouped convolutions.")
+    if not dilation:
+        _refuse(layer_name, kwargs, "dilation_rate", (1, (1, 1)),
+                "the original's deconvolutions are not dilated, and TensorFlow's strided transposed convolution "
+                "cannot dilate.")
+        _refuse(layer_name, kwargs, "output_padding", (None,),
+                "the output size is fixed by padding and strides (strides x input for 'half' and 'same').")
+    _refuse(layer_name, kwargs, "lora_rank", (None,), "LoRA is not implemented for the weight-normalized layers.")
+
+
+def _check_rows(x, minimum, message, per_row=1):
+    """Raise ``message`` if ``x`` has fewer than ``minimum`` rows (times ``per_row`` values per row): a ValueError
+    when the batch size is known now, else a run-time assertion (an InvalidArgumentError when the graph runs)."""
+    rows = x.shape[0]
+    if rows is not None:
+        if rows * per_row < minimum:
+            raise ValueError(message)
+        return
+    tf.debugging.assert_greater_equal(tf.shape(x)[0] * per_row, minimum, message=message)
+
+
+def _check_even_rows(x, message):
+    rows = x.shape[0]
+    if rows is not None:
+        if rows % 2:
+            raise ValueError(message)
+        return
+    tf.debugging.assert_equal(tf.shape(x)[0] % 2, 0, message=message)
+
+
+def _assert_stored(layer, flag):
+    """Check that :func:`store_inference_state` has set ``layer``'s inference state (``flag`` is 1 once set)."""
+    message = (
+        f"{layer.name} ({type(layer).__name__}, inference='stored') has no stored inference state yet: call "
+        "improved_gan_tf2.store_inference_state(model, reference_batch) after training (or call it with "
+        "training=True)."
+    )
+    if tf.executing_eagerly():
+        if float(flag.numpy()) != 1.0:
+            raise ValueError(message)
+        return
+    tf.debugging.assert_equal(tf.convert_to_tensor(flag), 1.0, message=message)
+
+
+def _add_stored_flag(layer):
+    return layer.add_weight(name="inference_state_stored", shape=(), initializer="zeros", trainable=False,
+                            autocast=False)
+
+
+def _uses_stored_state(inference, training):
+    """True when a layer with ``inference`` computes from its stored state: ``"stored"``, ``training`` off, and not
+    in the reference pass or the init pass."""
+    return inference == "stored" and not training and not in_reference_pass() and not in_init_pass()
+
+
+# ---------------------------------------------------------------- weight norm
+
+
+_WEIGHT_NORM_ARGS = """
+        activation: activation after the bias (a name or a callable; None: linear).
+        init_scale: standard deviation of the pre-activation after the data-dependent init pass (the original's
+            ``init_stdv``; 1, or 0.1 for the networks' last layers).
+        train_scale: whether ``scale`` is trainable (the original's ``train_g``; only the last layers set it).
+        epsilon: added to the sum of squares inside the root (1e-6, as the original).
+        kernel_initializer: the direction ``kernel``'s initializer (default N(0, 0.05), the original's).
+        data_init: whether the layer takes part in :func:`~improved_gan_tf2.init.data_dependent_init`.
+        use_bias: whether to add ``bias`` (the original always does; without it the init pass only scales).
+        bias_initializer: ``bias``'s initializer (zeros; the init pass overwrites it).
+        kernel_regularizer, bias_regularizer: Keras regularizers of ``kernel`` (the direction ``V``, whose norm
+            does not change the output) and ``bias``.
+        kernel_constraint, bias_constraint: Keras constraints, applied by the optimizer after each update.
+        **kwargs: ``keras.layers.Layer`` arguments (``name``, ``dtype``, ``trainable``, ``activity_regularizer``)."""
+
+_TRANSPOSED_SHAPES = """
+    Input shape:
+        ``(batch, height, width, channels)``.
+
+    Output shape:
+        ``(batch, height * strides, width * strides, filters)`` for ``"half"`` and ``"same"``,
+        ``((height - 1) * strides + k, ...)`` for ``"valid"``."""
+
+
+def _shared_docs(cls):
+    """Fill the argument and shape descriptions that several layers share into ``cls``'s docstring."""
+    cls.__doc__ = cls.__doc__.replace("{weight_norm_args}", _WEIGHT_NORM_ARGS).replace(
+        "{transposed_shapes}", _TRANSPOSED_SHAPES)
+    return cls
 
 
 class _WeightNormBase(keras.layers.Layer):
@@ -29,7 +189,8 @@ class _WeightNormBase(keras.layers.Layer):
     ``W = kernel * scale / sqrt(epsilon + sum(kernel**2))``, the sum per output unit; ``bias`` is added after
     the linear map; ``scale`` is trainable only when ``train_scale`` (the original's ``train_g``). In the
     data-dependent init pass the pre-activation is centred and scaled to ``init_scale`` standard deviation on
-    the batch, and ``bias``/``scale`` are set so that later passes reproduce that output.
+    the batch, and ``bias``/``scale`` are set so that later passes reproduce that output. ``scale`` and ``bias``
+    are never cast to 16 bits (the norms and the init statistics are computed in float32).
     """
 
     # Axes of the kernel that are summed to get one norm per output unit, and where that unit's axis is.
@@ -44,8 +205,16 @@ class _WeightNormBase(keras.layers.Layer):
         epsilon=1e-6,
         kernel_initializer=None,
         data_init=True,
+        use_bias=True,
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
         **kwargs,
     ):
+        _refuse(type(self).__name__, kwargs, "lora_rank", (None,),
+                "LoRA is not implemented for the weight-normalized layers.")
         super().__init__(**kwargs)
         self.activation = keras.activations.get(activation)
         self.init_scale = float(init_scale)
@@ -55,21 +224,35 @@ class _WeightNormBase(keras.layers.Layer):
             kernel_initializer if kernel_initializer is not None else _normal(0.05)
         )
         self.data_init = bool(data_init)
+        self.use_bias = bool(use_bias)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+        self.kernel_constraint = keras.constraints.get(kernel_constraint)
+        self.bias_constraint = keras.constraints.get(bias_constraint)
 
     def _add_weight_norm_weights(self, kernel_shape, units):
         self.kernel = self.add_weight(
-            name="kernel", shape=kernel_shape, initializer=self.kernel_initializer, trainable=True
+            name="kernel", shape=kernel_shape, initializer=self.kernel_initializer, trainable=True,
+            regularizer=self.kernel_regularizer, constraint=self.kernel_constraint,
         )
         self.scale = self.add_weight(
-            name="scale", shape=(units,), initializer="ones", trainable=self.train_scale
+            name="scale", shape=(units,), initializer="ones", trainable=self.train_scale, autocast=False
         )
-        self.bias = self.add_weight(name="bias", shape=(units,), initializer="zeros", trainable=True)
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(
+                name="bias", shape=(units,), initializer=self.bias_initializer, trainable=True,
+                regularizer=self.bias_regularizer, constraint=self.bias_constraint, autocast=False,
+            )
 
     def kernel_scales(self):
-        """Per output unit, ``scale / sqrt(epsilon + sum(kernel**2))``: the factor that normalizes the kernel."""
+        """Per output unit, ``scale / sqrt(epsilon + sum(kernel**2))``: the factor that normalizes the kernel (in
+        the kernel's compute dtype; the sum and the root in float32 under mixed precision)."""
         kernel = tf.convert_to_tensor(self.kernel)
-        norm = tf.sqrt(self.epsilon + tf.reduce_sum(tf.square(kernel), axis=self._kernel_norm_axes))
-        return tf.convert_to_tensor(self.scale) / norm
+        wide = _float32_if_16bit(kernel)
+        norm = tf.sqrt(self.epsilon + tf.reduce_sum(tf.square(wide), axis=self._kernel_norm_axes))
+        return tf.cast(tf.convert_to_tensor(self.scale) / norm, kernel.dtype)
 
     def normalized_kernel(self):
         """The effective weights ``kernel * scale / sqrt(epsilon + sum(kernel**2))``."""
@@ -80,15 +263,22 @@ class _WeightNormBase(keras.layers.Layer):
 
     def _bias_and_activation(self, pre_activation):
         if self.data_init and in_init_pass():
-            axes = list(range(len(pre_activation.shape) - 1))
-            mean = tf.reduce_mean(pre_activation, axis=axes)
-            centred = pre_activation - mean
+            x = _float32_if_16bit(pre_activation)
+            axes = list(range(len(x.shape) - 1))
+            mean = tf.reduce_mean(x, axis=axes)
+            centred = x - mean
             inv_std = self.init_scale / tf.sqrt(tf.reduce_mean(tf.square(centred), axis=axes))
-            self.bias.assign(-mean * inv_std)
+            if self.bias is not None:
+                self.bias.assign(-mean * inv_std)
+                outputs = centred * inv_std
+            else:
+                outputs = x * inv_std
             self.scale.assign(self.scale * inv_std)
-            outputs = centred * inv_std
+            outputs = tf.cast(outputs, pre_activation.dtype)
+        elif self.bias is not None:
+            outputs = pre_activation + tf.cast(self.bias, pre_activation.dtype)
         else:
-            outputs = pre_activation + self.bias
+            outputs = pre_activation
         return self.activation(outputs)
 
     def get_config(self):
@@ -100,18 +290,43 @@ class _WeightNormBase(keras.layers.Layer):
             epsilon=self.epsilon,
             kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
             data_init=self.data_init,
+            use_bias=self.use_bias,
+            bias_initializer=keras.initializers.serialize(self.bias_initializer),
+            kernel_regularizer=keras.regularizers.serialize(self.kernel_regularizer),
+            bias_regularizer=keras.regularizers.serialize(self.bias_regularizer),
+            kernel_constraint=keras.constraints.serialize(self.kernel_constraint),
+            bias_constraint=keras.constraints.serialize(self.bias_constraint),
         )
         return config
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
+@_shared_docs
 class WeightNormDense(_WeightNormBase):
     """Weight-normalized dense layer (``nn.weight_norm`` around a Lasagne ``DenseLayer`` or ``NINLayer``).
 
-    Acts on the last axis, so on a rank-4 NHWC input it is the original's per-pixel ``NINLayer``.
+    ``outputs = activation(inputs . W + bias)`` with ``W = kernel * scale / sqrt(epsilon + sum_in kernel**2)``
+    per output unit, computed as ``(inputs . kernel) * (scale / norm)``: the same product regrouped, so that the
+    per-unit factor scales the ``(batch, units)`` output rather than the kernel. Acts on the last axis, so on a
+    rank-4 NHWC input it is the original's per-pixel ``NINLayer``. Inference: the same computation (weight norm
+    has no batch statistics outside the init pass).
+
+    Args:
+        units: output size.{weight_norm_args}
+
+    Input shape:
+        ``(batch, ..., in)``, any rank >= 2.
+
+    Output shape:
+        ``(batch, ..., units)``.
+
+    Example:
 
     >>> layer = WeightNormDense(10, train_scale=True, init_scale=0.1)
-    >>> logits = layer(keras.ops.ones((4, 192)))
+    >>> tuple(layer(np.ones((4, 192), "float32")).shape)
+    (4, 10)
+    >>> [w.name for w in layer.trainable_weights]
+    ['kernel', 'scale', 'bias']
     """
 
     _kernel_norm_axes = 0
@@ -151,9 +366,29 @@ class MnistWeightNormDense(WeightNormDense):
     """The older weight-normalized dense layer of the original's MNIST scripts (``nn.DenseLayer``).
 
     Differs from :class:`WeightNormDense` as the original does: no epsilon in the norm
-    (``W = kernel * scale / sqrt(sum(kernel**2))``), kernel drawn from N(0, 0.1), and a rank > 2 input is
-    flattened first. Its init pass is the same (centre, divide by the std, ``scale /= std``,
-    ``bias = -mean / std``).
+    (``W = kernel * scale / sqrt(sum(kernel**2))``), kernel drawn from N(0, 0.1), ReLU by default, and a rank > 2
+    input is flattened first. Its init pass is the same (centre, divide by the std, ``scale /= std``,
+    ``bias = -mean / std``; ``init_scale`` is always 1). Inference: the same computation.
+
+    Args:
+        units: output size.
+        activation: default ``"relu"``.
+        train_scale: whether ``scale`` is trainable (only the MNIST classifier's last layer).
+        epsilon: 0, as the original (a positive value guards all-zero kernels).
+        kernel_initializer: default N(0, 0.1).
+        **kwargs: the other arguments of :class:`WeightNormDense` (``use_bias``, regularizers, constraints, ...).
+
+    Input shape:
+        ``(batch, d1, ..., dk)``, flattened to ``(batch, d1 * ... * dk)``.
+
+    Output shape:
+        ``(batch, units)``.
+
+    Example:
+
+    >>> h = MnistWeightNormDense(1000)(np.zeros((2, 28, 28), "float32"))
+    >>> tuple(h.shape)
+    (2, 1000)
     """
 
     def __init__(self, units, activation="relu", train_scale=False, epsilon=0.0, kernel_initializer=None, **kwargs):
@@ -183,7 +418,26 @@ class L2NormalizedDense(WeightNormDense):
     """A dense layer with per-unit normalized weights and a learned scale (``nn.l2normalize``).
 
     The MNIST generator's output layer: Glorot-uniform kernel, zero bias, ``epsilon=1e-6`` inside the root,
-    trainable ``scale`` starting at 1, and no data-dependent initialization.
+    trainable ``scale`` starting at 1, and no data-dependent initialization. Inference: the same computation.
+
+    Args:
+        units: output size.
+        activation: activation after the bias (the MNIST generator uses ``"sigmoid"``).
+        train_scale: whether ``scale`` is trainable (True, as the original).
+        kernel_initializer: default ``"glorot_uniform"`` (Lasagne's default ``W``).
+        **kwargs: the other arguments of :class:`WeightNormDense`; ``data_init`` defaults to False.
+
+    Input shape:
+        ``(batch, ..., in)``.
+
+    Output shape:
+        ``(batch, ..., units)``.
+
+    Example:
+
+    >>> pixels = L2NormalizedDense(784, activation="sigmoid")(np.zeros((3, 500), "float32"))
+    >>> tuple(pixels.shape), float(pixels[0, 0])
+    ((3, 784), 0.5)
     """
 
     def __init__(self, units, activation=None, train_scale=True, kernel_initializer="glorot_uniform", **kwargs):
@@ -193,15 +447,18 @@ class L2NormalizedDense(WeightNormDense):
         )
 
 
-def _conv_padding(padding, kernel_size):
-    """TensorFlow padding for ``"same"``, ``"valid"`` or Theano's ``"half"`` (``k // 2`` on both sides)."""
+# ---------------------------------------------------------------- convolutions
+
+
+def _conv_padding(padding, kernel_size, dilation_rate=(1, 1)):
+    """TensorFlow padding for ``"same"``, ``"valid"`` or Theano's ``"half"`` (``d * (k // 2)`` on both sides)."""
     padding = padding.lower()
     if padding in ("same", "valid"):
         return padding.upper()
     if padding == "half":
         if any(k % 2 == 0 for k in kernel_size):
             raise ValueError(f"padding='half' needs odd kernel sizes, got {kernel_size}; use padding='same'.")
-        return [[0, 0], [kernel_size[0] // 2] * 2, [kernel_size[1] // 2] * 2, [0, 0]]
+        return [[0, 0]] + [[d * (k // 2)] * 2 for k, d in zip(kernel_size, dilation_rate)] + [[0, 0]]
     raise ValueError(f"padding must be 'same', 'valid' or 'half' (Theano's k//2 on both sides), got {padding!r}.")
 
 
@@ -210,56 +467,86 @@ def _pair(value):
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
+@_shared_docs
 class WeightNormConv2D(_WeightNormBase):
     """Weight-normalized 2-D convolution (``nn.weight_norm`` around ``dnn.Conv2DDNNLayer``).
 
     The norm is per output channel over both kernel axes and the input channels. ``padding="half"`` pads
     ``k // 2`` on both sides, as Lasagne's ``pad=1`` for a 3x3 kernel; with ``strides=2`` this differs from
     TensorFlow's ``"same"``, which pads 0 before and 1 after. Like cuDNN (and ``Conv2DDNNLayer``'s default), the
-    kernel is not flipped.
+    kernel is not flipped. Inference: the same computation.
 
-    >>> conv = WeightNormConv2D(96, 3, padding="half", activation="leaky_relu")
-    >>> features = conv(keras.ops.ones((2, 32, 32, 3)))
+    Args:
+        filters: output channels.
+        kernel_size: an int or a pair.
+        strides: an int or a pair.
+        padding: ``"half"`` (Theano's ``k // 2`` on both sides; odd kernels), ``"same"`` or ``"valid"``.
+        dilation_rate: an int or a pair (``"half"`` then pads ``dilation * (k // 2)``); only with strides 1, as
+            TensorFlow's convolution.
+        data_format: ``None`` or ``"channels_last"`` (NHWC only).{weight_norm_args}
+
+    Input shape:
+        ``(batch, height, width, channels)``.
+
+    Output shape:
+        ``(batch, new_height, new_width, filters)``: ``ceil(size / strides)`` for ``"same"`` and ``"half"``,
+        ``(size - dilation * (k - 1) - 1) // strides + 1`` for ``"valid"``.
+
+    Example:
+
+    >>> conv = WeightNormConv2D(96, 3, strides=2, padding="half", activation="leaky_relu")
+    >>> tuple(conv(np.ones((2, 32, 32, 3), "float32")).shape)
+    (2, 16, 16, 96)
     """
 
     _kernel_norm_axes = (0, 1, 2)
 
     def __init__(self, filters, kernel_size, strides=1, padding="same", activation=None, init_scale=1.0,
-                 train_scale=False, epsilon=1e-6, **kwargs):
+                 train_scale=False, epsilon=1e-6, dilation_rate=1, **kwargs):
+        _refuse_convolution_arguments(type(self).__name__, kwargs)
         super().__init__(
             activation=activation, init_scale=init_scale, train_scale=train_scale, epsilon=epsilon, **kwargs
         )
         self.filters = int(filters)
         self.kernel_size = _pair(kernel_size)
         self.strides = _pair(strides)
+        self.dilation_rate = _pair(dilation_rate)
+        if self.dilation_rate != (1, 1) and self.strides != (1, 1):
+            raise ValueError(
+                f"{type(self).__name__}: dilation_rate {self.dilation_rate} needs strides 1 (TensorFlow's "
+                f"convolution cannot do both), got strides {self.strides}."
+            )
         self.padding = padding
-        self._tf_padding = _conv_padding(padding, self.kernel_size)
+        self._tf_padding = _conv_padding(padding, self.kernel_size, self.dilation_rate)
 
     def build(self, input_shape):
         self._add_weight_norm_weights(self.kernel_size + (int(input_shape[-1]), self.filters), self.filters)
 
     def call(self, inputs, training=None):
+        options = {} if self.dilation_rate == (1, 1) else {"dilations": (1,) + self.dilation_rate + (1,)}
         pre_activation = tf.nn.conv2d(
-            inputs, self.normalized_kernel(), strides=(1,) + self.strides + (1,), padding=self._tf_padding
+            inputs, self.normalized_kernel(), strides=(1,) + self.strides + (1,), padding=self._tf_padding, **options
         )
         return self._bias_and_activation(pre_activation)
 
     def compute_output_shape(self, input_shape):
         sizes = []
-        for size, k, s in zip(input_shape[1:3], self.kernel_size, self.strides):
+        for size, k, s, d in zip(input_shape[1:3], self.kernel_size, self.strides, self.dilation_rate):
+            extent = d * (k - 1) + 1
             if size is None:
                 sizes.append(None)
             elif self.padding.lower() == "valid":
-                sizes.append((size - k) // s + 1)
+                sizes.append((size - extent) // s + 1)
             elif self.padding.lower() == "half":
-                sizes.append((size + 2 * (k // 2) - k) // s + 1)
+                sizes.append((size + 2 * d * (k // 2) - extent) // s + 1)
             else:
                 sizes.append(-(-size // s))
         return (input_shape[0], sizes[0], sizes[1], self.filters)
 
     def get_config(self):
         config = super().get_config()
-        config.update(filters=self.filters, kernel_size=self.kernel_size, strides=self.strides, padding=self.padding)
+        config.update(filters=self.filters, kernel_size=self.kernel_size, strides=self.strides, padding=self.padding,
+                      dilation_rate=self.dilation_rate)
         return config
 
 
@@ -309,6 +596,7 @@ class _TransposedConvGeometry:
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
+@_shared_docs
 class Deconv2D(_TransposedConvGeometry, keras.layers.Layer):
     """Transposed convolution of the original generators (``nn.Deconv2DLayer``), without weight norm.
 
@@ -318,11 +606,35 @@ class Deconv2D(_TransposedConvGeometry, keras.layers.Layer):
     original (``W[i, o, u, v]`` → ``kernel[u, v, o, i]``) then gives the original's output. Since weights are
     learned, ``padding="same"`` without flipping is an equally good layer for new models. ``padding="same"``
     is also what TensorFlow's ``conv2d_transpose`` does in ``imagenet/ops.py``'s ``deconv2d``, whose output
-    layer starts its bias at -0.45 (``bias_initializer``, zeros by default).
+    layer starts its bias at -0.45 (``bias_initializer``, zeros by default). Inference: the same computation.
+
+    Args:
+        filters: output channels.
+        kernel_size: an int or a pair.
+        strides: an int or a pair (2: doubles the size).
+        padding: ``"half"`` (Theano's alignment; odd kernels), ``"same"`` (TensorFlow's) or ``"valid"``.
+        flip_kernel: convolve with the flipped kernel, as Theano (to run weights copied from the original).
+        activation: activation after the bias.
+        use_bias: whether to add a bias (the generators' hidden deconvolutions have none: batch norm follows).
+        kernel_initializer: default N(0, 0.05), the original's.
+        bias_initializer: default zeros.
+        kernel_regularizer, bias_regularizer, kernel_constraint, bias_constraint: as ``keras.layers.Conv2DTranspose``.
+        data_format: ``None`` or ``"channels_last"`` (NHWC only). ``dilation_rate``, ``output_padding`` and
+            ``groups`` are refused with the reason.
+        **kwargs: ``keras.layers.Layer`` arguments.
+{transposed_shapes}
+
+    Example:
+
+    >>> deconv = Deconv2D(256, 5, use_bias=False)  # 4x4 -> 8x8, then GeneratorBatchNorm
+    >>> tuple(deconv(np.ones((2, 4, 4, 512), "float32")).shape)
+    (2, 8, 8, 256)
     """
 
     def __init__(self, filters, kernel_size, strides=2, padding="half", flip_kernel=False, activation=None,
-                 use_bias=True, kernel_initializer=None, bias_initializer="zeros", **kwargs):
+                 use_bias=True, kernel_initializer=None, bias_initializer="zeros", kernel_regularizer=None,
+                 bias_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
+        _refuse_convolution_arguments(type(self).__name__, kwargs, dilation=False)
         super().__init__(**kwargs)
         self._set_geometry(filters, kernel_size, strides, padding, flip_kernel)
         self.activation = keras.activations.get(activation)
@@ -331,15 +643,22 @@ class Deconv2D(_TransposedConvGeometry, keras.layers.Layer):
             kernel_initializer if kernel_initializer is not None else _normal(0.05)
         )
         self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+        self.kernel_constraint = keras.constraints.get(kernel_constraint)
+        self.bias_constraint = keras.constraints.get(bias_constraint)
 
     def build(self, input_shape):
         self.kernel = self.add_weight(
             name="kernel",
             shape=self.kernel_size + (self.filters, int(input_shape[-1])),
             initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
         )
         self.bias = (
-            self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer)
+            self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer,
+                            regularizer=self.bias_regularizer, constraint=self.bias_constraint)
             if self.use_bias else None
         )
 
@@ -357,19 +676,38 @@ class Deconv2D(_TransposedConvGeometry, keras.layers.Layer):
             use_bias=self.use_bias,
             kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
             bias_initializer=keras.initializers.serialize(self.bias_initializer),
+            kernel_regularizer=keras.regularizers.serialize(self.kernel_regularizer),
+            bias_regularizer=keras.regularizers.serialize(self.bias_regularizer),
+            kernel_constraint=keras.constraints.serialize(self.kernel_constraint),
+            bias_constraint=keras.constraints.serialize(self.bias_constraint),
         )
         return config
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
+@_shared_docs
 class WeightNormConv2DTranspose(_TransposedConvGeometry, _WeightNormBase):
     """Weight-normalized transposed convolution (``nn.weight_norm`` around ``nn.Deconv2DLayer``).
 
     The norm is per output channel, over both kernel axes and the input channels. ``padding`` and
     ``flip_kernel`` as in :class:`Deconv2D`; the default ``"half"`` keeps the original's pixel alignment.
+    Inference: the same computation.
+
+    Args:
+        filters: output channels.
+        kernel_size: an int or a pair.
+        strides: an int or a pair (default 2).
+        padding: ``"half"`` (default), ``"same"`` or ``"valid"``.
+        flip_kernel: convolve with the flipped kernel, as Theano.
+        data_format: ``None`` or ``"channels_last"``; ``dilation_rate``, ``output_padding`` and ``groups`` are
+            refused with the reason.{weight_norm_args}
+{transposed_shapes}
+
+    Example:
 
     >>> deconv = WeightNormConv2DTranspose(3, 5, activation="tanh", train_scale=True, init_scale=0.1)
-    >>> images = deconv(keras.ops.ones((2, 16, 16, 128)))  # (2, 32, 32, 3)
+    >>> tuple(deconv(np.ones((2, 16, 16, 128), "float32")).shape)
+    (2, 32, 32, 3)
     """
 
     _kernel_norm_axes = (0, 1, 3)
@@ -377,6 +715,7 @@ class WeightNormConv2DTranspose(_TransposedConvGeometry, _WeightNormBase):
 
     def __init__(self, filters, kernel_size, strides=2, padding="half", flip_kernel=False, activation=None,
                  init_scale=1.0, train_scale=False, epsilon=1e-6, **kwargs):
+        _refuse_convolution_arguments(type(self).__name__, kwargs, dilation=False)
         super().__init__(
             activation=activation, init_scale=init_scale, train_scale=train_scale, epsilon=epsilon, **kwargs
         )
@@ -392,6 +731,9 @@ class WeightNormConv2DTranspose(_TransposedConvGeometry, _WeightNormBase):
         return {**super().get_config(), **self._geometry_config()}
 
 
+# ---------------------------------------------------------------- noise
+
+
 def box_muller_normal(uniforms, shape, stddev=1.0):
     """Normal samples from uniforms as Theano's ``MRG_RandomStreams.normal`` makes them (Box-Muller).
 
@@ -401,6 +743,10 @@ def box_muller_normal(uniforms, shape, stddev=1.0):
     reshaped to ``shape`` and times ``stddev``. TensorFlow's uniforms lie in [0, 1) where Theano's lie in (0, 1),
     so ``U1 = 1 - u`` (also uniform; ``ln`` stays finite); ``stddev`` is folded into the root,
     ``r = sqrt(-2 stddev^2 ln U1)``, which saves one pass over the samples.
+
+    >>> z = box_muller_normal(np.array([[0.5, 0.9], [0.125, 0.125]], "float32"), (3,))  # angles pi / 4
+    >>> np.round(z.numpy(), 4)  # r cos a for both pairs, then r sin a of the first
+    array([0.8326, 1.5174, 0.8326], dtype=float32)
     """
     uniforms = tf.convert_to_tensor(uniforms)
     size = tf.reduce_prod(shape)
@@ -418,9 +764,26 @@ class GaussianNoise(keras.layers.Layer):
     Draws its normals as Theano's ``MRG_RandomStreams.normal``, which both of those layers use: Box-Muller on
     uniforms (:func:`box_muller_normal`). ``keras.layers.GaussianNoise`` samples the same distribution with
     TensorFlow's normal sampler, which on a CPU takes 1.6 times as long (``benchmarks/gaussian_noise.py``); the
-    MNIST discriminator draws 1.5M normals per training iteration, so the sampler was a third of its step.
+    MNIST discriminator draws 1.5M normals per training iteration, so the sampler was a third of its step. For
+    16-bit inputs the uniforms are drawn in float32 (bfloat16 uniforms would cap ``|z|`` at 3.3).
+    Inference (``training=False`` or None): the identity.
 
-    >>> noisy = GaussianNoise(0.5, seed=1)(keras.ops.zeros((100, 250)), training=True)
+    Args:
+        stddev: standard deviation of the noise.
+        seed: an int for a reproducible stream (its state is a ``keras.random.SeedGenerator``).
+        **kwargs: ``keras.layers.Layer`` arguments.
+
+    Input shape:
+        any.
+
+    Output shape:
+        the input's.
+
+    Example:
+
+    >>> noisy = GaussianNoise(0.5, seed=1)(np.zeros((100, 250), "float32"), training=True)
+    >>> round(float(np.std(noisy)), 1)
+    0.5
     """
 
     def __init__(self, stddev, seed=None, **kwargs):
@@ -450,26 +813,63 @@ class GaussianNoise(keras.layers.Layer):
         return config
 
 
-def pairwise_l1(activation):
-    """``d[i, b, j] = sum_c |M[i, b, c] - M[j, b, c]|`` for ``M`` of shape ``n x B x C``; returns ``n x B x n``
-    (the minibatch-discrimination distances of ``nn.MinibatchLayer`` and ``imagenet/discriminator.py``)."""
-    return tf.reduce_sum(tf.abs(activation[:, :, :, None] - tf.transpose(activation, [1, 2, 0])[None]), axis=2)
+# ---------------------------------------------------------------- minibatch discrimination
+
+
+def pairwise_l1(activation, other=None):
+    """``d[i, b, j] = sum_c |M[i, b, c] - N[j, b, c]|`` for ``M`` of shape ``n x B x C`` and ``N`` (default ``M``)
+    of shape ``m x B x C``; returns ``n x B x m`` (the minibatch-discrimination distances of ``nn.MinibatchLayer``
+    and ``imagenet/discriminator.py``).
+
+    >>> m = np.array([[[0.0, 1.0]], [[2.0, 4.0]]], "float32")  # 2 examples, 1 kernel, 2 dimensions
+    >>> pairwise_l1(m).numpy()[:, 0, :]
+    array([[0., 5.],
+           [5., 0.]], dtype=float32)
+    """
+    other = activation if other is None else other
+    return tf.reduce_sum(tf.abs(activation[:, :, :, None] - tf.transpose(other, [1, 2, 0])[None]), axis=2)
+
+
+def _flatten(inputs):
+    return tf.reshape(inputs, [-1, int(np.prod(inputs.shape[1:]))])
 
 
 class _MinibatchFeatures(keras.layers.Layer):
     """What both minibatch-discrimination layers share: ``num_kernels`` kernels of ``dim_per_kernel``
     dimensions over the flattened input, the kernel drawn from N(0, ``_default_kernel_stddev``) unless
-    ``kernel_initializer`` is given, and their configuration."""
+    ``kernel_initializer`` is given, the optional stored reference rows, and their configuration."""
 
     _default_kernel_stddev = None
+    mixes_batch = True
 
-    def __init__(self, num_kernels, dim_per_kernel, kernel_initializer=None, **kwargs):
+    def __init__(self, num_kernels, dim_per_kernel, kernel_initializer=None, kernel_regularizer=None,
+                 kernel_constraint=None, inference="batch", reference_size=None, **kwargs):
         super().__init__(**kwargs)
         self.num_kernels = int(num_kernels)
         self.dim_per_kernel = int(dim_per_kernel)
         self.kernel_initializer = keras.initializers.get(
             kernel_initializer if kernel_initializer is not None else _normal(self._default_kernel_stddev)
         )
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.kernel_constraint = keras.constraints.get(kernel_constraint)
+        self.inference = _check_inference(type(self).__name__, inference)
+        if inference == "stored" and (reference_size is None or int(reference_size) < 1):
+            raise ValueError(
+                f"{type(self).__name__}(inference='stored') needs reference_size, the number of rows it stores and "
+                f"compares examples with at inference (e.g. the training batch size - 1), got {reference_size!r}."
+            )
+        self.reference_size = None if reference_size is None else int(reference_size)
+
+    def _add_reference_weights(self, num_inputs, rows):
+        if self.inference == "stored":
+            self.reference_inputs = self.add_weight(
+                name="reference_inputs", shape=(rows, num_inputs), initializer="zeros", trainable=False
+            )
+            self.inference_state_stored = _add_stored_flag(self)
+
+    def _store_reference(self, rows):
+        self.reference_inputs.assign(tf.cast(rows, self.reference_inputs.dtype))
+        self.inference_state_stored.assign(1.0)
 
     def get_config(self):
         config = super().get_config()
@@ -477,6 +877,10 @@ class _MinibatchFeatures(keras.layers.Layer):
             num_kernels=self.num_kernels,
             dim_per_kernel=self.dim_per_kernel,
             kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
+            kernel_regularizer=keras.regularizers.serialize(self.kernel_regularizer),
+            kernel_constraint=keras.constraints.serialize(self.kernel_constraint),
+            inference=self.inference,
+            reference_size=self.reference_size,
         )
         return config
 
@@ -489,9 +893,38 @@ class MinibatchDiscrimination(_MinibatchFeatures):
     sqrt(sum_A kernel**2)`` (``n x B x C``); ``f[i, b] = sum_j exp(-sum_c |M[i,b,c] - M[j,b,c]|) + bias[b]``,
     where the ``j = i`` term is suppressed by adding 1e6 to its distance. Output ``concat([x, f])``.
     Init pass: distances are divided by half the mean nearest-neighbour distance of each kernel
-    (``log_weight_scale`` absorbs it) and ``bias`` centres ``f`` on the batch.
+    (``log_weight_scale`` absorbs it) and ``bias`` centres ``f`` on the batch. Under mixed precision the layer
+    computes in float32 from its 16-bit input and casts ``f`` back: 1e6 overflows float16, and ``exp(-d)`` of
+    distances between close rows amplifies 16-bit rounding of ``M`` (with ``M`` in bfloat16 the kernel's
+    gradient was half wrong).
 
-    >>> features = MinibatchDiscrimination(100)(keras.ops.ones((8, 192)))  # (8, 292)
+    Inference (``training=False``): with ``inference="batch"`` (default, the original's test pass) each example
+    is compared with the other examples of its batch, so outputs depend on the batch; a batch needs at least 2
+    examples. With ``inference="stored"`` each example is compared with the ``reference_size`` rows that
+    :func:`~improved_gan_tf2.init.store_inference_state` stored (``f[i] = sum_j exp(-d(x_i, r_j)) + bias``, every
+    stored row ``j``), through the current weights: any batch size, outputs independent of the batch. Storing
+    ``batch_size - 1`` rows matches the number of terms of a training batch.
+
+    Args:
+        num_kernels: ``B``, the number of features (100 in the CIFAR/SVHN scripts).
+        dim_per_kernel: ``C`` (5).
+        kernel_initializer: default N(0, 0.05).
+        kernel_regularizer, kernel_constraint: of ``kernel``.
+        inference: ``"batch"`` or ``"stored"`` (see above).
+        reference_size: rows stored with ``inference="stored"`` (the first rows of the reference pass's batch).
+        **kwargs: ``keras.layers.Layer`` arguments.
+
+    Input shape:
+        ``(batch, d1, ..., dk)``, flattened to ``(batch, A)``.
+
+    Output shape:
+        ``(batch, A + num_kernels)``.
+
+    Example:
+
+    >>> features = MinibatchDiscrimination(100)(np.random.RandomState(0).randn(8, 192).astype("float32"))
+    >>> tuple(features.shape)
+    (8, 292)
     """
 
     _default_kernel_stddev = 0.05
@@ -505,28 +938,48 @@ class MinibatchDiscrimination(_MinibatchFeatures):
             name="kernel",
             shape=(num_inputs, self.num_kernels, self.dim_per_kernel),
             initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+            autocast=False,
         )
         self.log_weight_scale = self.add_weight(
-            name="log_weight_scale", shape=(self.num_kernels, self.dim_per_kernel), initializer="zeros"
+            name="log_weight_scale", shape=(self.num_kernels, self.dim_per_kernel), initializer="zeros",
+            autocast=False,
         )
         self.bias = self.add_weight(
-            name="bias", shape=(self.num_kernels,), initializer=keras.initializers.Constant(-1.0)
+            name="bias", shape=(self.num_kernels,), initializer=keras.initializers.Constant(-1.0), autocast=False
         )
+        self._add_reference_weights(num_inputs, self.reference_size)
 
     def projection(self):
-        """The effective ``A x B x C`` tensor ``W``."""
+        """The effective ``A x B x C`` tensor ``W`` (float32 under mixed precision: the kernel is never cast)."""
         kernel = tf.convert_to_tensor(self.kernel)
         return kernel * (tf.exp(self.log_weight_scale) / tf.sqrt(tf.reduce_sum(tf.square(kernel), axis=0)))
 
+    def _project(self, flat):
+        """``M = x . W`` (``n x B x C``); float32 for 16-bit inputs (see the class docstring)."""
+        return tf.tensordot(_float32_if_16bit(flat), self.projection(), axes=[[1], [0]])
+
     def l1_distances(self, inputs):
         """``abs_dif[i, b, j]`` of the original, with 1e6 on the diagonal. Returns (flat inputs, distances)."""
-        inputs = tf.convert_to_tensor(inputs)
-        flat = tf.reshape(inputs, [-1, int(np.prod(inputs.shape[1:]))])
-        distances = pairwise_l1(tf.tensordot(flat, self.projection(), axes=[[1], [0]]))
+        flat = _flatten(tf.convert_to_tensor(inputs))
+        distances = pairwise_l1(self._project(flat))
         eye = tf.eye(tf.shape(flat)[0], dtype=distances.dtype)
         return flat, distances + 1e6 * eye[:, None, :]
 
     def call(self, inputs, training=None):
+        inputs = tf.convert_to_tensor(inputs)
+        if _uses_stored_state(self.inference, training):
+            _assert_stored(self, self.inference_state_stored)
+            flat = _flatten(inputs)
+            reference = tf.cast(self.reference_inputs, flat.dtype)
+            distances = pairwise_l1(self._project(flat), self._project(reference))
+            features = tf.reduce_sum(tf.exp(-distances), axis=2) + self.bias
+            return tf.concat([flat, tf.cast(features, flat.dtype)], axis=1)
+        _check_rows(inputs, 2, f"{self.name}: MinibatchDiscrimination compares each example with the other examples "
+                               "of its batch, and a batch of 1 has none (its features would be the bias alone); pass "
+                               "at least 2 examples, or use inference='stored' with store_inference_state for "
+                               "single examples at inference.")
         flat, distances = self.l1_distances(inputs)
         if in_init_pass():
             mean_min = 0.5 * tf.reduce_mean(tf.reduce_min(distances, axis=2), axis=0)  # B
@@ -538,53 +991,121 @@ class MinibatchDiscrimination(_MinibatchFeatures):
             features = features - mean_features
         else:
             features = tf.reduce_sum(tf.exp(-distances), axis=2) + self.bias
-        return tf.concat([flat, features], axis=1)
+        if self.inference == "stored" and in_reference_pass():
+            _check_rows(flat, self.reference_size, f"{self.name}: the reference pass needs at least reference_size="
+                                                   f"{self.reference_size} rows to store.")
+            self._store_reference(flat[:self.reference_size])
+        return tf.concat([flat, tf.cast(features, flat.dtype)], axis=1)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], int(np.prod(input_shape[1:])) + self.num_kernels)
 
 
+# ---------------------------------------------------------------- batch norms
+
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class GeneratorBatchNorm(keras.layers.Layer):
-    """Batch norm as the original generators use it (``nn.batch_norm(..., g=None)``): always batch statistics.
+    """Batch norm as the original generators use it (``nn.batch_norm(..., g=None)``): batch statistics.
 
-    ``y = (x - mean) / sqrt(epsilon + var) + bias`` with the biased batch variance, ``epsilon = 1e-6`` and a
-    learned shift; no scale unless ``scale=True``. The original never runs a generator deterministically, so
-    there is no moving average. ``keras.layers.BatchNormalization`` computes the same with ``training=True`` but
-    switches to moving statistics under ``training=False`` or ``trainable=False`` (e.g. ``predict``), which
-    would change the samples; this small layer has no such mode.
+    ``y = (x - mean) / sqrt(epsilon + var) + bias`` with the biased batch variance (over the batch, and over space
+    for rank-4 inputs), ``epsilon = 1e-6`` and a learned shift; no scale unless ``scale=True``. The original never
+    runs a generator deterministically, so it has no inference mode; ``keras.layers.BatchNormalization``
+    computes the same with ``training=True`` but switches to moving statistics under ``training=False`` (e.g.
+    ``predict``). Under mixed precision the statistics are computed in float32.
+
+    Inference (``training=False``): with ``inference="batch"`` (default, the original) the statistics of the
+    batch given, as in training, so samples depend on the other samples of the batch, and a single example
+    (without spatial axes) raises an error: its normalized value would be 0, its output the bias. With
+    ``inference="stored"`` the mean and variance that :func:`~improved_gan_tf2.init.store_inference_state`
+    recorded from a reference batch: any batch size, each example on its own. Training always uses the batch.
+
+    Args:
+        epsilon: added to the variance inside the root (1e-6).
+        center: whether to add the learned shift ``bias`` (True).
+        scale: whether to multiply by a learned ``gamma`` (False, as the original).
+        inference: ``"batch"`` or ``"stored"`` (see above).
+        axis: -1 only (the channel axis of NHWC). ``momentum`` and the moving-statistics arguments of
+            ``keras.layers.BatchNormalization`` are refused (there are no moving averages; see ``inference``).
+        **kwargs: ``keras.layers.Layer`` arguments.
+
+    Input shape:
+        ``(batch, ..., channels)``.
+
+    Output shape:
+        the input's.
+
+    Example:
+
+    >>> h = GeneratorBatchNorm()(np.random.RandomState(0).randn(50, 500).astype("float32"))
+    >>> round(float(np.mean(h)), 4), round(float(np.std(h)), 3)
+    (0.0, 1.0)
     """
 
-    def __init__(self, epsilon=1e-6, center=True, scale=False, **kwargs):
+    mixes_batch = True
+
+    def __init__(self, epsilon=1e-6, center=True, scale=False, inference="batch", **kwargs):
+        name = type(self).__name__
+        _refuse(name, kwargs, "axis", (-1,), "normalizes the last axis (NHWC channels) only.")
+        for argument in ("momentum", "moving_mean_initializer", "moving_variance_initializer"):
+            _refuse(name, kwargs, argument, (None,),
+                    "the original generators keep no moving averages; use inference='stored' and "
+                    "store_inference_state for statistics at inference.")
         super().__init__(**kwargs)
         self.epsilon = float(epsilon)
         self.center = bool(center)
         self.scale = bool(scale)
+        self.inference = _check_inference(name, inference)
 
     def build(self, input_shape):
         channels = (int(input_shape[-1]),)
-        self.bias = self.add_weight(name="bias", shape=channels, initializer="zeros") if self.center else None
-        self.gamma = self.add_weight(name="gamma", shape=channels, initializer="ones") if self.scale else None
+        self.bias = (
+            self.add_weight(name="bias", shape=channels, initializer="zeros", autocast=False) if self.center else None
+        )
+        self.gamma = (
+            self.add_weight(name="gamma", shape=channels, initializer="ones", autocast=False) if self.scale else None
+        )
+        if self.inference == "stored":
+            self.reference_mean = self.add_weight(name="reference_mean", shape=channels, initializer="zeros",
+                                                  trainable=False, autocast=False)
+            self.reference_variance = self.add_weight(name="reference_variance", shape=channels,
+                                                      initializer="ones", trainable=False, autocast=False)
+            self.inference_state_stored = _add_stored_flag(self)
 
     def call(self, inputs, training=None):
-        axes = list(range(len(inputs.shape) - 1))
-        mean = tf.reduce_mean(inputs, axis=axes)
-        centred = inputs - mean
-        variance = tf.reduce_mean(tf.square(centred), axis=axes)
+        inputs = tf.convert_to_tensor(inputs)
+        x = _float32_if_16bit(inputs)
+        axes = list(range(len(x.shape) - 1))
+        if _uses_stored_state(self.inference, training):
+            _assert_stored(self, self.inference_state_stored)
+            centred = x - self.reference_mean
+            variance = self.reference_variance
+        else:
+            per_row = int(np.prod([d or 1 for d in x.shape[1:-1]]))  # values per channel in one example
+            _check_rows(x, 2, f"{self.name}: GeneratorBatchNorm normalizes with batch statistics, and one value per "
+                              "channel has none (the output would be the bias alone); pass at least 2 examples, or "
+                              "use inference='stored' with store_inference_state for single examples at "
+                              "inference.", per_row=per_row)
+            mean = tf.reduce_mean(x, axis=axes)
+            centred = x - mean
+            variance = tf.reduce_mean(tf.square(centred), axis=axes)
+            if self.inference == "stored" and in_reference_pass():
+                self.reference_mean.assign(mean)
+                self.reference_variance.assign(variance)
+                self.inference_state_stored.assign(1.0)
         outputs = centred / tf.sqrt(self.epsilon + variance)
         if self.gamma is not None:
             outputs = outputs * self.gamma
         if self.bias is not None:
             outputs = outputs + self.bias
-        return outputs
+        return tf.cast(outputs, inputs.dtype)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 
     def get_config(self):
         config = super().get_config()
-        config.update(epsilon=self.epsilon, center=self.center, scale=self.scale)
+        config.update(epsilon=self.epsilon, center=self.center, scale=self.scale, inference=self.inference)
         return config
 
 
@@ -592,20 +1113,56 @@ class GeneratorBatchNorm(keras.layers.Layer):
 class VirtualBatchNorm(keras.layers.Layer):
     """Virtual batch normalization (paper Sec. 3.4; ``VBN``, ``VBNL``, ``VBNLP`` of ``imagenet/model.py``).
 
-    Call it on a batch whose first ``reference_size`` rows are the reference batch. Reference rows are
-    normalized with the reference statistics (mean and mean of squares over the reference rows and, unless
-    ``per_pixel``, over space); every other row with ``1/(R+1)`` of its own statistics plus ``R/(R+1)`` of the
-    reference's, so a live example's output does not depend on the other live examples.
-    ``std = sqrt(epsilon + E[x^2] - E[x]^2)``; ``out = (x - mean) / std * gamma + beta``.
-    ``scale="linear"`` (``VBN``): ``gamma ~ N(1, 0.02)``. ``scale="log"`` (``VBNL``): the multiplier is
-    ``exp(gamma)``, ``gamma ~ N(0, 0.02)`` (the original's ``gamma_driver``). ``per_pixel=True`` with
-    ``scale="log"`` is ``VBNLP``: statistics over the batch only, and ``gamma``/``beta`` per pixel and channel.
+    Call it on a batch whose first ``reference_size`` rows are the reference batch (a
+    :class:`PrependReferenceBatch` at the model's input puts them there). Reference rows are normalized with the
+    reference statistics (mean and mean of squares over the reference rows and, unless ``per_pixel``, over space);
+    every other row with ``1/(R+1)`` of its own statistics plus ``R/(R+1)`` of the reference's, so a live example's
+    output does not depend on the other live examples. ``std = sqrt(epsilon + E[x^2] - E[x]^2)``;
+    ``out = (x - mean) / std * gamma + beta``. ``scale="linear"`` (``VBN``): ``gamma ~ N(1, 0.02)``.
+    ``scale="log"`` (``VBNL``): the multiplier is ``exp(gamma)``, ``gamma ~ N(0, 0.02)`` (the original's
+    ``gamma_driver``). ``per_pixel=True`` with ``scale="log"`` is ``VBNLP``: statistics over the batch only, and
+    ``gamma``/``beta`` per pixel and channel. Under mixed precision the statistics are computed in float32
+    (``E[x^2] - E[x]^2`` cancels badly in 16 bits).
 
+    Inference (``training=False``): with ``inference="batch"`` (default, the original) the same as training:
+    the first ``reference_size`` rows of every call are the reference (so ``predict`` on a model without a
+    ``PrependReferenceBatch`` would take each batch's first rows as the reference); a batch with fewer rows is an
+    error. With ``inference="stored"`` every row is a live row, normalized with the reference statistics that
+    :func:`~improved_gan_tf2.init.store_inference_state` recorded (from the reference rows of the pass's batch):
+    exactly what training computes for a live row with the same weights, without carrying the reference batch
+    (pair it with ``PrependReferenceBatch(inference="stored")`` and ``DropReferenceBatch(inference="stored")``,
+    which then skip the reference rows at inference). Training always uses the reference rows of the batch.
+
+    Args:
+        reference_size: ``R``, the rows of the reference batch.
+        epsilon: inside the root (1e-5, as the original).
+        scale: ``"linear"`` (``VBN``) or ``"log"`` (``VBNL``, ``VBNLP``).
+        per_pixel: statistics per pixel and per-pixel ``gamma``/``beta`` (``VBNLP``).
+        inference: ``"batch"`` or ``"stored"`` (see above).
+        **kwargs: ``keras.layers.Layer`` arguments.
+
+    Input shape:
+        ``(R + n, channels)`` or ``(R + n, height, width, channels)``; with ``inference="stored"`` and
+        ``training=False``, ``(n, ...)``.
+
+    Output shape:
+        the input's.
+
+    Example:
+
+    >>> rng = np.random.RandomState(0)
+    >>> reference, live = rng.randn(64, 16).astype("float32"), rng.randn(5, 16).astype("float32")
     >>> vbn = VirtualBatchNorm(reference_size=64)
-    >>> out = vbn(keras.ops.concatenate([reference, live]))  # rank 2 or rank 4
+    >>> out = vbn(np.concatenate([reference, live]))
+    >>> tuple(out.shape)
+    (69, 16)
+    >>> np.allclose(vbn(np.concatenate([reference, live[:1]]))[64], out[64], atol=1e-6)  # live rows independent
+    True
     """
 
-    def __init__(self, reference_size, epsilon=1e-5, scale="linear", per_pixel=False, **kwargs):
+    mixes_batch = True
+
+    def __init__(self, reference_size, epsilon=1e-5, scale="linear", per_pixel=False, inference="batch", **kwargs):
         super().__init__(**kwargs)
         if scale not in ("linear", "log"):
             raise ValueError(f"scale must be 'linear' (VBN) or 'log' (VBNL/VBNLP), got {scale!r}.")
@@ -615,6 +1172,7 @@ class VirtualBatchNorm(keras.layers.Layer):
         self.epsilon = float(epsilon)
         self.scale = scale
         self.per_pixel = bool(per_pixel)
+        self.inference = _check_inference(type(self).__name__, inference)
 
     def build(self, input_shape):
         if len(input_shape) not in (2, 4):
@@ -622,37 +1180,58 @@ class VirtualBatchNorm(keras.layers.Layer):
         shape = tuple(int(d) for d in input_shape[1:]) if self.per_pixel else (int(input_shape[-1]),)
         gamma_mean = 1.0 if self.scale == "linear" else 0.0
         self.gamma = self.add_weight(
-            name="gamma", shape=shape, initializer=keras.initializers.RandomNormal(gamma_mean, 0.02)
+            name="gamma", shape=shape, initializer=keras.initializers.RandomNormal(gamma_mean, 0.02), autocast=False
         )
-        self.beta = self.add_weight(name="beta", shape=shape, initializer="zeros")
+        self.beta = self.add_weight(name="beta", shape=shape, initializer="zeros", autocast=False)
+        if self.inference == "stored":
+            # the reference statistics, shaped as the NHWC view's keepdims moments: (1, H, W, C) or (1, 1, 1, C)
+            spatial = tuple(int(d) for d in input_shape[1:-1]) if len(input_shape) == 4 else (1, 1)
+            stats = (1,) + (spatial if self.per_pixel else (1, 1)) + (int(input_shape[-1]),)
+            self.reference_mean = self.add_weight(name="reference_mean", shape=stats, initializer="zeros",
+                                                  trainable=False, autocast=False)
+            self.reference_mean_sq = self.add_weight(name="reference_mean_sq", shape=stats, initializer="ones",
+                                                     trainable=False, autocast=False)
+            self.inference_state_stored = _add_stored_flag(self)
 
     def call(self, inputs, training=None):
         inputs = tf.convert_to_tensor(inputs)
         rank2 = len(inputs.shape) == 2
-        x = inputs[:, None, None, :] if rank2 else inputs
-        if x.shape[0] is not None and x.shape[0] < self.reference_size:
-            raise ValueError(
-                f"VirtualBatchNorm needs the {self.reference_size} reference rows first in the batch, "
-                f"got a batch of {x.shape[0]}; concatenate the reference batch before the live batch."
-            )
+        x = _float32_if_16bit(inputs[:, None, None, :] if rank2 else inputs)
+        new_coeff = 1.0 / (self.reference_size + 1.0)
+        if _uses_stored_state(self.inference, training):
+            _assert_stored(self, self.inference_state_stored)
+            own_mean, own_mean_sq = self._own_statistics(x)
+            live_mean = new_coeff * own_mean + (1.0 - new_coeff) * self.reference_mean
+            live_mean_sq = new_coeff * own_mean_sq + (1.0 - new_coeff) * self.reference_mean_sq
+            outputs = self._normalize(x, live_mean, live_mean_sq)
+            return tf.cast(outputs[:, 0, 0, :] if rank2 else outputs, inputs.dtype)
+        _check_rows(x, self.reference_size, f"{self.name}: VirtualBatchNorm needs the {self.reference_size} "
+                                            "reference rows first in the batch; concatenate the reference batch "
+                                            "before the live batch (PrependReferenceBatch does), or use "
+                                            "inference='stored'.")
         reference = x[: self.reference_size]
         live = x[self.reference_size:]
         batch_axes = [0] if self.per_pixel else [0, 1, 2]
         ref_mean = tf.reduce_mean(reference, axis=batch_axes, keepdims=True)
         ref_mean_sq = tf.reduce_mean(tf.square(reference), axis=batch_axes, keepdims=True)
-        if self.per_pixel:
-            own_mean, own_mean_sq = live, tf.square(live)
-        else:
-            own_mean = tf.reduce_mean(live, axis=[1, 2], keepdims=True)
-            own_mean_sq = tf.reduce_mean(tf.square(live), axis=[1, 2], keepdims=True)
-        new_coeff = 1.0 / (self.reference_size + 1.0)
+        own_mean, own_mean_sq = self._own_statistics(live)
         live_mean = new_coeff * own_mean + (1.0 - new_coeff) * ref_mean
         live_mean_sq = new_coeff * own_mean_sq + (1.0 - new_coeff) * ref_mean_sq
+        if self.inference == "stored" and in_reference_pass():
+            self.reference_mean.assign(ref_mean)
+            self.reference_mean_sq.assign(ref_mean_sq)
+            self.inference_state_stored.assign(1.0)
         outputs = tf.concat(
             [self._normalize(reference, ref_mean, ref_mean_sq), self._normalize(live, live_mean, live_mean_sq)],
             axis=0,
         )
-        return outputs[:, 0, 0, :] if rank2 else outputs
+        return tf.cast(outputs[:, 0, 0, :] if rank2 else outputs, inputs.dtype)
+
+    def _own_statistics(self, live):
+        if self.per_pixel:
+            return live, tf.square(live)
+        return (tf.reduce_mean(live, axis=[1, 2], keepdims=True),
+                tf.reduce_mean(tf.square(live), axis=[1, 2], keepdims=True))
 
     def _normalize(self, x, mean, mean_sq):
         gamma = tf.convert_to_tensor(self.gamma)
@@ -666,60 +1245,131 @@ class VirtualBatchNorm(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(
-            reference_size=self.reference_size, epsilon=self.epsilon, scale=self.scale, per_pixel=self.per_pixel
+            reference_size=self.reference_size, epsilon=self.epsilon, scale=self.scale, per_pixel=self.per_pixel,
+            inference=self.inference,
         )
         return config
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class PrependReferenceBatch(keras.layers.Layer):
-    """Prepends a fixed reference batch of noise, drawn once from U(0, 1) and never trained, to every batch
-    of z, so that every :class:`VirtualBatchNorm` after it normalizes with that reference batch's statistics
-    (paper Sec. 3.4; the Table 3 generators of the CIFAR-10 ablations). The reference rows are removed again
-    by :class:`DropReferenceBatch`.
+    """Prepends a fixed reference batch, a non-trainable weight, to every batch, so that every
+    :class:`VirtualBatchNorm` after it normalizes with that reference batch's statistics (paper Sec. 3.4; the
+    Table 3 generators of the CIFAR-10 ablations). The reference rows are removed again by
+    :class:`DropReferenceBatch`. By default the reference is noise drawn once from U(0, 1) (a generator's z);
+    :meth:`set_reference` puts data there (e.g. real examples, for a classifier).
 
-    >>> z_with_reference = PrependReferenceBatch(100)(keras.ops.zeros((8, 100)))  # (108, 100)
+    Inference (``training=False``): with ``inference="batch"`` (default) the reference is prepended as in
+    training, so the VBN layers after it see the same reference at any batch size (outputs do not depend on the
+    batch). With ``inference="stored"`` (to pair with ``VirtualBatchNorm(inference="stored")``) the reference is
+    prepended only in training and in the reference pass of
+    :func:`~improved_gan_tf2.init.store_inference_state`.
+
+    Args:
+        reference_size: ``R``, the reference rows.
+        reference_initializer: the reference's initializer (default U(0, 1), drawn once when built).
+        inference: ``"batch"`` or ``"stored"`` (see above).
+        **kwargs: ``keras.layers.Layer`` arguments.
+
+    Input shape:
+        ``(n, ...)``.
+
+    Output shape:
+        ``(R + n, ...)`` (``(n, ...)`` with ``inference="stored"`` at inference).
+
+    Example:
+
+    >>> prepend = PrependReferenceBatch(100)
+    >>> tuple(prepend(np.zeros((8, 100), "float32")).shape)
+    (108, 100)
+    >>> prepend.set_reference(np.full((100, 100), 0.5, "float32"))
     """
 
-    def __init__(self, reference_size, **kwargs):
+    mixes_batch = True
+
+    def __init__(self, reference_size, reference_initializer=None, inference="batch", **kwargs):
         super().__init__(**kwargs)
         self.reference_size = int(reference_size)
+        self.reference_initializer = (
+            None if reference_initializer is None else keras.initializers.get(reference_initializer)
+        )
+        self.inference = _check_inference(type(self).__name__, inference)
 
     def build(self, input_shape):
+        initializer = self.reference_initializer
+        if initializer is None:
+            initializer = keras.initializers.RandomUniform(0.0, 1.0)
         self.reference = self.add_weight(
-            name="reference", shape=(self.reference_size, int(input_shape[-1])),
-            initializer=keras.initializers.RandomUniform(0.0, 1.0), trainable=False,
+            name="reference", shape=(self.reference_size,) + tuple(int(d) for d in input_shape[1:]),
+            initializer=initializer, trainable=False,
         )
 
-    def call(self, inputs):
+    def set_reference(self, values):
+        """Replace the reference batch with ``values`` (shape ``(reference_size,) + input_shape[1:]``)."""
+        values = np.asarray(values)
+        if tuple(values.shape) != tuple(self.reference.shape):
+            raise ValueError(f"{self.name}: the reference batch has shape {tuple(self.reference.shape)}, got "
+                             f"{tuple(values.shape)}.")
+        self.reference.assign(values.astype(self.reference.dtype))
+
+    def call(self, inputs, training=None):
+        if _uses_stored_state(self.inference, training):
+            return inputs
         return tf.concat([tf.cast(self.reference, inputs.dtype), inputs], axis=0)
 
     def compute_output_shape(self, input_shape):
         return (None,) + tuple(input_shape[1:])
 
     def get_config(self):
-        return {**super().get_config(), "reference_size": self.reference_size}
+        config = {**super().get_config(), "reference_size": self.reference_size}
+        config["reference_initializer"] = (
+            None if self.reference_initializer is None else keras.initializers.serialize(self.reference_initializer)
+        )
+        config["inference"] = self.inference
+        return config
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class DropReferenceBatch(keras.layers.Layer):
     """Removes the first ``reference_size`` rows (the reference batch of :class:`PrependReferenceBatch`).
 
-    >>> live = DropReferenceBatch(100)(keras.ops.zeros((108, 16)))  # (8, 16)
+    Inference: with ``inference="batch"`` (default) the rows are removed in every mode; with
+    ``inference="stored"`` only in training and in the reference pass (as its ``PrependReferenceBatch``).
+
+    Args:
+        reference_size: ``R``.
+        inference: ``"batch"`` or ``"stored"``.
+        **kwargs: ``keras.layers.Layer`` arguments.
+
+    Input shape:
+        ``(R + n, ...)``.
+
+    Output shape:
+        ``(n, ...)``.
+
+    Example:
+
+    >>> tuple(DropReferenceBatch(100)(np.zeros((108, 16), "float32")).shape)
+    (8, 16)
     """
 
-    def __init__(self, reference_size, **kwargs):
+    mixes_batch = True
+
+    def __init__(self, reference_size, inference="batch", **kwargs):
         super().__init__(**kwargs)
         self.reference_size = int(reference_size)
+        self.inference = _check_inference(type(self).__name__, inference)
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
+        if _uses_stored_state(self.inference, training):
+            return inputs
         return inputs[self.reference_size:]
 
     def compute_output_shape(self, input_shape):
         return (None,) + tuple(input_shape[1:])
 
     def get_config(self):
-        return {**super().get_config(), "reference_size": self.reference_size}
+        return {**super().get_config(), "reference_size": self.reference_size, "inference": self.inference}
 
 
 # ---------------------------------------------------------------- the ImageNet discriminator's layers
@@ -735,6 +1385,11 @@ def _as_nhwc(inputs, layer_name):
     raise ValueError(f"{layer_name} takes rank-2 or rank-4 inputs, got shape {tuple(inputs.shape)}.")
 
 
+def _joint_batch_message(layer):
+    return (f"{layer.name}: {type(layer).__name__} takes the joint batch concat([real, generated]), whose two halves "
+            "have the same number of rows, so the batch must have an even number of rows")
+
+
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class BatchNormCross(keras.layers.Layer):
     """The ImageNet discriminator's batch norm (``batch_norm_cross`` of ``imagenet/ops.py``).
@@ -745,16 +1400,39 @@ class BatchNormCross(keras.layers.Layer):
     each half of the batch sees the other half's statistics in one half of its channels. Statistics are the
     batch-and-space mean and biased variance of ``tf.nn.moments``; ``out = (x - mean) / sqrt(var + epsilon) *
     gamma + beta`` with separate ``gamma0, beta0`` (first channel half) and ``gamma1, beta1`` (second);
-    ``gamma ~ N(1, 0.02)``, ``beta = 0``, ``epsilon = 1e-5``. Always batch statistics (the original has no
-    moving averages), so ``training`` changes nothing. Channels and rows must both be even.
+    ``gamma ~ N(1, 0.02)``, ``beta = 0``, ``epsilon = 1e-5``. Channels and rows must both be even. Under mixed
+    precision the statistics are computed in float32.
 
-    >>> bn = BatchNormCross()
-    >>> out = bn(keras.ops.concatenate([real_features, generated_features]))  # rank 2 or rank 4
+    Inference (``training=False``): with ``inference="batch"`` (default; the original has no moving averages)
+    the same as training, on a joint batch. With ``inference="stored"`` the four statistics that
+    :func:`~improved_gan_tf2.init.store_inference_state` recorded from a joint batch: any batch (e.g. real
+    images only, any size), each row on its own.
+
+    Args:
+        epsilon: added to the variance (1e-5).
+        inference: ``"batch"`` or ``"stored"`` (see above).
+        **kwargs: ``keras.layers.Layer`` arguments.
+
+    Input shape:
+        ``(2h, channels)`` or ``(2h, height, width, channels)``, ``channels`` even.
+
+    Output shape:
+        the input's.
+
+    Example:
+
+    >>> rng = np.random.RandomState(0)
+    >>> real, generated = rng.randn(4, 6, 6, 8).astype("float32"), rng.randn(4, 6, 6, 8).astype("float32")
+    >>> tuple(BatchNormCross()(np.concatenate([real, generated])).shape)
+    (8, 6, 6, 8)
     """
 
-    def __init__(self, epsilon=1e-5, **kwargs):
+    mixes_batch = True
+
+    def __init__(self, epsilon=1e-5, inference="batch", **kwargs):
         super().__init__(**kwargs)
         self.epsilon = float(epsilon)
+        self.inference = _check_inference(type(self).__name__, inference)
 
     def build(self, input_shape):
         if len(input_shape) not in (2, 4):
@@ -767,33 +1445,48 @@ class BatchNormCross(keras.layers.Layer):
             )
         half = (channels // 2,)
         gamma_init = keras.initializers.RandomNormal(1.0, 0.02)
-        self.gamma0 = self.add_weight(name="gamma0", shape=half, initializer=gamma_init)
-        self.beta0 = self.add_weight(name="beta0", shape=half, initializer="zeros")
-        self.gamma1 = self.add_weight(name="gamma1", shape=half, initializer=gamma_init)
-        self.beta1 = self.add_weight(name="beta1", shape=half, initializer="zeros")
+        self.gamma0 = self.add_weight(name="gamma0", shape=half, initializer=gamma_init, autocast=False)
+        self.beta0 = self.add_weight(name="beta0", shape=half, initializer="zeros", autocast=False)
+        self.gamma1 = self.add_weight(name="gamma1", shape=half, initializer=gamma_init, autocast=False)
+        self.beta1 = self.add_weight(name="beta1", shape=half, initializer="zeros", autocast=False)
+        if self.inference == "stored":
+            # [mean0, mean1] and [var0, var1]: the real rows' statistics of channel half 0, the generated rows' of 1
+            self.reference_mean = self.add_weight(name="reference_mean", shape=(2 * half[0],), initializer="zeros",
+                                                  trainable=False, autocast=False)
+            self.reference_variance = self.add_weight(name="reference_variance", shape=(2 * half[0],),
+                                                      initializer="ones", trainable=False, autocast=False)
+            self.inference_state_stored = _add_stored_flag(self)
 
     def call(self, inputs, training=None):
         x, rank2 = _as_nhwc(inputs, "BatchNormCross")
-        if x.shape[0] is not None and x.shape[0] % 2:
-            raise ValueError(
-                f"BatchNormCross needs the joint batch concat([real, generated]) with an even number of rows, "
-                f"got {x.shape[0]}."
-            )
-        rows = tf.shape(x)[0] // 2
+        dtype = x.dtype
+        x = _float32_if_16bit(x)
         channels = x.shape[-1] // 2
         ch0, ch1 = x[..., :channels], x[..., channels:2 * channels]
-        mean0, var0 = tf.nn.moments(ch0[:rows], axes=[0, 1, 2])  # channel half 0, real rows
-        mean1, var1 = tf.nn.moments(ch1[rows:], axes=[0, 1, 2])  # channel half 1, generated rows
+        if _uses_stored_state(self.inference, training):
+            _assert_stored(self, self.inference_state_stored)
+            mean0, mean1 = self.reference_mean[:channels], self.reference_mean[channels:]
+            var0, var1 = self.reference_variance[:channels], self.reference_variance[channels:]
+        else:
+            _check_even_rows(x, _joint_batch_message(self) + "; or use inference='stored' for other batches at "
+                                                             "inference.")
+            rows = tf.shape(x)[0] // 2
+            mean0, var0 = tf.nn.moments(ch0[:rows], axes=[0, 1, 2])  # channel half 0, real rows
+            mean1, var1 = tf.nn.moments(ch1[rows:], axes=[0, 1, 2])  # channel half 1, generated rows
+            if self.inference == "stored" and in_reference_pass():
+                self.reference_mean.assign(tf.concat([mean0, mean1], axis=0))
+                self.reference_variance.assign(tf.concat([var0, var1], axis=0))
+                self.inference_state_stored.assign(1.0)
         out0 = (ch0 - mean0) * tf.math.rsqrt(var0 + self.epsilon) * self.gamma0 + self.beta0
         out1 = (ch1 - mean1) * tf.math.rsqrt(var1 + self.epsilon) * self.gamma1 + self.beta1
-        outputs = tf.concat([out0, out1], axis=-1)
+        outputs = tf.cast(tf.concat([out0, out1], axis=-1), dtype)
         return outputs[:, 0, 0, :] if rank2 else outputs
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 
     def get_config(self):
-        return {**super().get_config(), "epsilon": self.epsilon}
+        return {**super().get_config(), "epsilon": self.epsilon, "inference": self.inference}
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -810,9 +1503,35 @@ class HalvedMinibatchDiscrimination(_MinibatchFeatures):
 
     The denominators are, as in the original, one scalar each: the count of unmasked (row, column) pairs
     over *all* ``n`` rows and that half's columns, ``h (2h - 1)``, not a per-row count. Output
-    ``concat([x, f_real, f_gen])`` (``n x (A + 2K)``). Defaults are the original's 300 kernels of 50 dims.
+    ``concat([x, f_real, f_gen])`` (``n x (A + 2K)``). Defaults are the original's 300 kernels of 50 dims. Under
+    mixed precision the layer computes in float32 from its 16-bit input (as :class:`MinibatchDiscrimination`).
 
-    >>> features = HalvedMinibatchDiscrimination(300, 50)(keras.ops.ones((32, 2560)))  # (32, 3160)
+    Inference (``training=False``): with ``inference="batch"`` (default, the original) the same as training, on
+    a joint batch. With ``inference="stored"`` every row is compared with the ``reference_size`` real and
+    ``reference_size`` generated rows that :func:`~improved_gan_tf2.init.store_inference_state` stored from a
+    joint batch (the first ``reference_size`` rows of each half), with the denominator ``h (2h - 1)`` of
+    ``h = reference_size``: any batch, each row on its own.
+
+    Args:
+        num_kernels: ``K`` (300).
+        dim_per_kernel: ``D`` (50).
+        kernel_initializer: default N(0, 0.02).
+        kernel_regularizer, kernel_constraint: of ``kernel``.
+        inference: ``"batch"`` or ``"stored"`` (see above).
+        reference_size: rows stored per half with ``inference="stored"``.
+        **kwargs: ``keras.layers.Layer`` arguments.
+
+    Input shape:
+        ``(2h, d1, ..., dk)``, flattened to ``(2h, A)``.
+
+    Output shape:
+        ``(2h, A + 2 * num_kernels)``.
+
+    Example:
+
+    >>> features = HalvedMinibatchDiscrimination(30, 5)(np.ones((32, 256), "float32"))  # the original: 300, 50
+    >>> tuple(features.shape)
+    (32, 316)
     """
 
     _default_kernel_stddev = 0.02
@@ -823,27 +1542,43 @@ class HalvedMinibatchDiscrimination(_MinibatchFeatures):
     def build(self, input_shape):
         num_inputs = int(np.prod(input_shape[1:]))
         units = self.num_kernels * self.dim_per_kernel
-        self.kernel = self.add_weight(name="kernel", shape=(num_inputs, units), initializer=self.kernel_initializer)
-        self.bias = self.add_weight(name="bias", shape=(units,), initializer="zeros")
+        self.kernel = self.add_weight(name="kernel", shape=(num_inputs, units), initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint,
+                                      autocast=False)
+        self.bias = self.add_weight(name="bias", shape=(units,), initializer="zeros", autocast=False)
+        self._add_reference_weights(num_inputs, None if self.reference_size is None else 2 * self.reference_size)
+
+    def _project(self, flat):
+        activation = tf.matmul(_float32_if_16bit(flat), self.kernel) + self.bias
+        return tf.reshape(activation, [-1, self.num_kernels, self.dim_per_kernel])
 
     def call(self, inputs, training=None):
         inputs = tf.convert_to_tensor(inputs)
-        flat = tf.reshape(inputs, [-1, int(np.prod(inputs.shape[1:]))])
-        if flat.shape[0] is not None and flat.shape[0] % 2:
-            raise ValueError(
-                "HalvedMinibatchDiscrimination needs the joint batch concat([real, generated]) with an even "
-                f"number of rows, got {flat.shape[0]}."
-            )
-        activation = tf.reshape(tf.matmul(flat, self.kernel) + self.bias, [-1, self.num_kernels, self.dim_per_kernel])
-        abs_dif = pairwise_l1(activation)
+        flat = _flatten(inputs)
+        if _uses_stored_state(self.inference, training):
+            _assert_stored(self, self.inference_state_stored)
+            h = self.reference_size
+            reference = self._project(tf.cast(self.reference_inputs, flat.dtype))
+            close = tf.exp(-pairwise_l1(self._project(flat), reference))  # n x K x 2h
+            denominator = float(h * (2 * h - 1))
+            f_real = tf.reduce_sum(close[:, :, :h], axis=2) / denominator
+            f_gen = tf.reduce_sum(close[:, :, h:], axis=2) / denominator
+            return tf.concat([flat, tf.cast(f_real, flat.dtype), tf.cast(f_gen, flat.dtype)], axis=1)
+        _check_even_rows(flat, _joint_batch_message(self) + "; or use inference='stored' for other batches at "
+                                                            "inference.")
+        abs_dif = pairwise_l1(self._project(flat))
         n = tf.shape(flat)[0]
         half = n // 2
         mask = (1.0 - tf.eye(n, dtype=abs_dif.dtype))[:, None, :]  # n x 1 x n
         masked = tf.exp(-abs_dif) * mask
         f_real = tf.reduce_sum(masked[:, :, :half], axis=2) / tf.reduce_sum(mask[:, :, :half])
         f_gen = tf.reduce_sum(masked[:, :, half:2 * half], axis=2) / tf.reduce_sum(mask[:, :, half:2 * half])
-        return tf.concat([flat, f_real, f_gen], axis=1)
+        if self.inference == "stored" and in_reference_pass():
+            h = self.reference_size
+            _check_rows(flat, 2 * h, f"{self.name}: the reference pass needs a joint batch with at least "
+                                     f"reference_size={h} rows in each half.")
+            self._store_reference(tf.concat([flat[:h], flat[half:half + h]], axis=0))
+        return tf.concat([flat, tf.cast(f_real, flat.dtype), tf.cast(f_gen, flat.dtype)], axis=1)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], int(np.prod(input_shape[1:])) + 2 * self.num_kernels)
-

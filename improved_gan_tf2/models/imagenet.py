@@ -14,6 +14,7 @@ import keras
 import tensorflow as tf
 
 from improved_gan_tf2 import losses
+from improved_gan_tf2.models import common
 from improved_gan_tf2.networks import imagenet as nets
 from improved_gan_tf2.optimizers import tf1_adam
 
@@ -48,10 +49,20 @@ class ImageNetGAN(keras.Model):
     generator's reference batch are non-trainable weights, saved in checkpoints; ``step`` and the running
     top-1 error (``avg_error_rate``, as ``build_model.py``'s ``misc`` variables) too.
 
-    >>> with strategy.scope():
-    ...     gan = ImageNetGAN(batch_size=16)
-    ...     gan.compile()  # Adam(0.0004, beta_1=0.5) for both players
-    >>> gan.fit(per_replica_dataset, steps_per_epoch=1000)
+    A standard Keras model besides: ``get_config``, ``compile`` by keyword or position, whole-model
+    ``save``/``keras.models.load_model`` (after ``import improved_gan_tf2``) with both optimizers, and a ``loss``
+    log (the discriminator's loss ``d_loss``) for the callbacks that read it (``TerminateOnNaN``).
+
+    >>> import numpy as np, tensorflow as tf
+    >>> with tf.distribute.get_strategy().scope():  # or a MirroredStrategy's
+    ...     gan = ImageNetGAN(batch_size=2, z_dim=8, gf_dim=4, df_dim=4, image_size=32, num_classes=3,
+    ...                       minibatch_kernels=2, minibatch_kernel_dim=2, sample_size=4)
+    ...     gan.compile()  # TF1's Adam(0.0004, beta1=0.5) for both players, as the original
+    >>> images = np.zeros((4, 32, 32, 3), "float32")
+    >>> labels = np.zeros((4,), "int64")
+    >>> history = gan.fit(images, labels, batch_size=2, epochs=1, verbose=0)  # two steps
+    >>> int(gan.step.numpy())
+    2
     """
 
     def __init__(self, batch_size=16, z_dim=nets.Z_DIM, gf_dim=nets.GF_DIM, df_dim=nets.DF_DIM,
@@ -110,13 +121,15 @@ class ImageNetGAN(keras.Model):
     def compile(self, discriminator_optimizer=None, generator_optimizer=None, **kwargs):
         """Sets the two players' optimizers (default: the original's Adam(0.0004, beta1=0.5) each) and builds
         their slots, so that a checkpoint can be restored before the first step. Call inside the strategy's
-        scope. ``jit_compile`` defaults to False."""
+        scope. ``jit_compile`` defaults to False. Optimizers may be given by keyword or position (instances,
+        names, configs); ``optimizer``, ``loss`` and ``metrics`` are refused with the reason."""
         kwargs.setdefault("jit_compile", False)
+        discriminator_optimizer, generator_optimizer, kwargs = common.two_player_optimizers(
+            type(self).__name__, discriminator_optimizer, generator_optimizer, kwargs,
+            default=lambda player: tf1_adam(LEARNING_RATE, BETA1, name=f"{player[0]}_adam"),
+        )
+        self._two_player_compile_arguments = dict(kwargs)
         super().compile(optimizer=None, **kwargs)
-        if discriminator_optimizer is None:
-            discriminator_optimizer = tf1_adam(LEARNING_RATE, BETA1, name="d_adam")
-        if generator_optimizer is None:
-            generator_optimizer = tf1_adam(LEARNING_RATE, BETA1, name="g_adam")
         self.discriminator_optimizer = discriminator_optimizer
         self.generator_optimizer = generator_optimizer
         discriminator_optimizer.build(self.discriminator.trainable_variables)
@@ -223,6 +236,7 @@ class ImageNetGAN(keras.Model):
         self.update_error_rate(error_rate)
         logs = {name: tf.add_n([tower[name] for tower in all_losses]) / float(towers) for name in all_losses[0]}
         logs["avg_error_rate"] = tf.convert_to_tensor(self.avg_error_rate)
+        logs["loss"] = logs["d_loss"]  # what Keras callbacks read by default (TerminateOnNaN, monitors)
         if isinstance(self.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
             # Keras 3.15 averages logs over workers with strategy.reduce("MEAN", v, axis=0), which needs rank 1
             logs = {name: tf.reshape(value, [1]) for name, value in logs.items()}
@@ -239,6 +253,15 @@ class ImageNetGAN(keras.Model):
         else:
             inputs = self.random_generator_inputs(batch_size, 0 if seed is None else seed)
         return self.generator(inputs, training=False)
+
+    def get_compile_config(self):
+        if not self.compiled or self.discriminator_optimizer is None:
+            return {}
+        return common.compile_config(self.discriminator_optimizer, self.generator_optimizer,
+                                     self._two_player_compile_arguments)
+
+    def compile_from_config(self, config):
+        common.compile_from_config(self, config)
 
     def get_config(self):
         config = super().get_config()

@@ -11,12 +11,15 @@ Three options serve the ablations of the paper's Table 3 and are off by default 
 them): one-sided label smoothing of the real/generated decision, training without labels, and historical
 averaging (paper Sec. 3.3).
 """
+import copy
+
 import keras
 import tensorflow as tf
 
 from improved_gan_tf2 import losses
 from improved_gan_tf2.init import data_dependent_init
 from improved_gan_tf2.layers import GeneratorBatchNorm, MinibatchDiscrimination, VirtualBatchNorm
+from improved_gan_tf2.models import common
 from improved_gan_tf2.optimizers import HistoricalAverage, ParameterAverage
 
 GENERATOR_LOSSES = ("feature_matching", "minibatch")
@@ -31,6 +34,7 @@ def mixes_examples(model):
     )
 
 
+@keras.saving.register_keras_serializable(package="improved_gan_tf2")
 class SemiSupervisedGAN(keras.Model):
     """A generator and a K-logit discriminator trained as in the original scripts.
 
@@ -62,6 +66,30 @@ class SemiSupervisedGAN(keras.Model):
 
     ``train_step`` takes ``(x_lab, y_lab, x_unl, x_unl2)``; ``test_step`` takes ``(x, y)``. Calling the model on
     images returns the averaged discriminator's logits (the classifier the original evaluates).
+
+    A standard Keras model besides: ``compile(discriminator_optimizer=..., generator_optimizer=...)`` (or both
+    positionally); ``get_config``, so ``model.save("gan.keras")`` and ``keras.models.load_model`` (after ``import
+    improved_gan_tf2``) round-trip it; the saved state (``.keras``, ``save_weights``/``load_weights``, and so
+    ``keras.callbacks.BackupAndRestore``) holds, besides the networks and both optimizers, the parameter average,
+    the historical averages and the random generators' states, so a restored model continues exactly as the
+    uninterrupted one. Metrics: ``loss`` (training: the discriminator's cost ``loss_lab + unlabeled_weight *
+    loss_unl``, or its second term without labels, from the epoch's means, without a historical-averaging term;
+    validation: the averaged classifier's cross-entropy), ``loss_lab``, ``loss_unl``, ``train_err``, ``loss_gen``, and in
+    validation ``test_err`` and ``test_err_raw``; all declare that lower is better, so monitors such as
+    ``EarlyStopping(monitor="val_test_err")`` need no ``mode``.
+
+    >>> import numpy as np, tensorflow as tf
+    >>> from improved_gan_tf2 import OriginalAdam
+    >>> from improved_gan_tf2.networks.mnist import mnist_discriminator, mnist_generator
+    >>> gan = SemiSupervisedGAN(mnist_generator(), mnist_discriminator(), seed=1)
+    >>> gan.compile(discriminator_optimizer=OriginalAdam(0.003), generator_optimizer=OriginalAdam(0.003))
+    >>> x, y = np.random.RandomState(0).rand(40, 784).astype("float32"), np.arange(40) % 10
+    >>> gan.initialize(x, generator_batch_size=20)  # the original's data-dependent init
+    >>> train = tf.data.Dataset.from_tensor_slices((x, y, x[::-1], x)).batch(20)  # x_lab, y_lab, x_unl, x_unl2
+    >>> history = gan.fit(train, validation_data=(x, y), epochs=1, verbose=0)
+    >>> sorted(history.history)
+    ['loss', 'loss_gen', 'loss_lab', 'loss_unl', 'train_err', 'val_loss', 'val_test_err', 'val_test_err_raw']
+    >>> early_stopping = keras.callbacks.EarlyStopping(monitor="val_test_err", patience=10)  # no mode= needed
     """
 
     def __init__(self, generator, discriminator, noise_dim=100, unlabeled_weight=1.0,
@@ -84,6 +112,8 @@ class SemiSupervisedGAN(keras.Model):
             joint_discriminator_pass = not mixes_examples(discriminator)
         self.joint_discriminator_pass = bool(joint_discriminator_pass)
         self.noise_seed = keras.random.SeedGenerator(seed)
+        self.seed = seed
+        self.average_rate = float(average_rate)
         self.parameter_average = ParameterAverage(discriminator.trainable_variables, rate=average_rate)
         if not 0.0 <= float(label_smoothing) < 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}.")
@@ -99,15 +129,22 @@ class SemiSupervisedGAN(keras.Model):
                 "generator": HistoricalAverage(generator.trainable_variables, name="generator_history"),
             }
         self.trackers = {
-            name: keras.metrics.Mean(name=name)
-            for name in ("loss_lab", "loss_unl", "train_err", "loss_gen", "test_err", "test_err_raw")
+            name: common.DirectedMean(name, "down")
+            for name in ("loss_lab", "loss_unl", "train_err", "loss_gen", "test_err", "test_err_raw", "loss")
         }
         self.built = True
 
     # ------------------------------------------------------------------ set-up
 
-    def compile(self, discriminator_optimizer, generator_optimizer, **kwargs):
-        """Both optimizers are built here, inside any active ``tf.distribute`` scope."""
+    def compile(self, discriminator_optimizer=None, generator_optimizer=None, **kwargs):
+        """Sets both players' optimizers, by keyword or position (instances, names such as ``"adam"``, or
+        configs), and builds them here, inside any active ``tf.distribute`` scope. Also takes ``jit_compile``,
+        ``steps_per_execution``, ``run_eagerly`` and ``auto_scale_loss``; ``optimizer``, ``loss`` and ``metrics``
+        are refused with the reason."""
+        discriminator_optimizer, generator_optimizer, kwargs = common.two_player_optimizers(
+            type(self).__name__, discriminator_optimizer, generator_optimizer, kwargs
+        )
+        self._two_player_compile_arguments = dict(kwargs)
         discriminator_optimizer.build(self.discriminator.trainable_variables)
         generator_optimizer.build(self.generator.trainable_variables)
         self.discriminator_optimizer = discriminator_optimizer
@@ -160,7 +197,63 @@ class SemiSupervisedGAN(keras.Model):
 
     @property
     def metrics(self):
-        return list(self.trackers.values())
+        return common.metric_list(self.trackers.values())
+
+    # ------------------------------------------------------------------ Keras serialization and saved state
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            generator=keras.saving.serialize_keras_object(self.generator),
+            discriminator=keras.saving.serialize_keras_object(self.discriminator),
+            noise_dim=self.noise_dim, unlabeled_weight=self.unlabeled_weight, generator_loss=self.generator_loss,
+            feature_norm=self.feature_norm, generator_steps=self.generator_steps, average_rate=self.average_rate,
+            joint_discriminator_pass=self.joint_discriminator_pass, seed=self.seed,
+            label_smoothing=self.label_smoothing, use_labels=self.use_labels,
+            historical_averaging=self.historical_averaging,
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = copy.deepcopy(config)  # deserialization consumes the networks' nested configs
+        for network in ("generator", "discriminator"):
+            config[network] = keras.saving.deserialize_keras_object(config[network], custom_objects=custom_objects)
+        return cls(**config)
+
+    def get_compile_config(self):
+        if not self.compiled:
+            return {}
+        return common.compile_config(self.discriminator_optimizer, self.generator_optimizer,
+                                     self._two_player_compile_arguments)
+
+    def compile_from_config(self, config):
+        common.compile_from_config(self, config)
+
+    def saved_state(self):
+        """The state Keras saves with the model's own variables (``.keras``, ``save_weights``, BackupAndRestore),
+        beyond the networks' weights and the optimizers that it saves by itself: the parameter average, the
+        historical averages and the random generators' states."""
+        state = list(self._trainable_variables) + list(self._non_trainable_variables)
+        state += self.parameter_average.averages
+        for history in (self.historical_averages or {}).values():
+            state += [history.count] + list(history.averages)
+        return state + self.random_states()
+
+    def save_own_variables(self, store):
+        for index, variable in enumerate(self.saved_state()):
+            store[str(index)] = variable
+
+    def load_own_variables(self, store):
+        state = self.saved_state()
+        if len(store.keys()) != len(state):
+            raise ValueError(
+                f"{self.name}: the saved state holds {len(store.keys())} variables (the parameter average, the "
+                f"historical averages and the random states), this model {len(state)}: save and load the same "
+                "architecture and historical_averaging setting."
+            )
+        for index, variable in enumerate(state):
+            variable.assign(store[str(index)])
 
     # ------------------------------------------------------------------ passes
 
@@ -232,7 +325,12 @@ class SemiSupervisedGAN(keras.Model):
         self.trackers["loss_unl"].update_state(loss_unl)
         self.trackers["train_err"].update_state(losses.classification_error(logits_lab, y_lab))
         self.trackers["loss_gen"].update_state(loss_gen)
-        return {name: self.trackers[name].result() for name in ("loss_lab", "loss_unl", "train_err", "loss_gen")}
+        logs = {name: self.trackers[name].result() for name in ("loss_lab", "loss_unl", "train_err", "loss_gen")}
+        # Keras's "loss": the discriminator's cost from the running means above (a tracker of the step's own cost
+        # differed between identical runs in its last bits, under load; these means do not)
+        cost = self.unlabeled_weight * logs["loss_unl"]
+        logs["loss"] = logs["loss_lab"] + cost if self.use_labels else cost
+        return logs
 
     def test_step(self, data):
         """``data``: ``(images, labels)`` or ``(images, labels, weights)``; the error is the weighted mean over
@@ -244,7 +342,11 @@ class SemiSupervisedGAN(keras.Model):
             predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)
             return tf.cast(tf.not_equal(predictions, tf.cast(labels, tf.int32)), tf.float32)
 
-        self.trackers["test_err"].update_state(errors(self.averaged_logits(images)), sample_weight=weights)
+        averaged_logits = self.averaged_logits(images)
+        self.trackers["test_err"].update_state(errors(averaged_logits), sample_weight=weights)
         raw_logits, _ = self.discriminator(images, training=False)
         self.trackers["test_err_raw"].update_state(errors(raw_logits), sample_weight=weights)
-        return {name: self.trackers[name].result() for name in ("test_err", "test_err_raw")}
+        # the averaged classifier's cross-entropy per example (lse(l) - l[y], the terms of loss_lab)
+        picked = tf.gather(averaged_logits, tf.cast(labels, tf.int32), axis=1, batch_dims=1)
+        self.trackers["loss"].update_state(losses.log_sum_exp(averaged_logits) - picked, sample_weight=weights)
+        return {name: self.trackers[name].result() for name in ("test_err", "test_err_raw", "loss")}

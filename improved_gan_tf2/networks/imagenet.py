@@ -112,8 +112,11 @@ class ImageNetGenerator(keras.Model):
     (gradients flow through them, as in the original), and a live output does not depend on the other live
     rows. ``reference_size`` is the original's ``batch_size`` (per GPU tower; per replica here).
 
-    >>> gen = ImageNetGenerator(reference_size=16)
-    >>> images = gen([z, h0z, h1z, h2z, h3z, h4z, h5z])  # live rows only; any batch size
+    >>> import numpy as np
+    >>> gen = ImageNetGenerator(reference_size=4, z_dim=8, gf_dim=8, image_size=32)  # the original: 16, 8192, 64, 128
+    >>> live = [np.random.uniform(-1, 1, (3,) + shape).astype("float32") for shape in gen.example_shapes]
+    >>> tuple(gen(live).shape)  # z, h0z, ..., h5z of 3 live rows; any batch size
+    (3, 32, 32, 3)
     """
 
     def __init__(self, reference_size, z_dim=Z_DIM, gf_dim=GF_DIM, image_size=IMAGE_SIZE, seed=None, **kwargs):
