@@ -518,6 +518,22 @@ class OriginalEpochLog(keras.callbacks.Callback):
                 stream.write(("epoch,seconds\n" if new else "") + f"{epoch},{seconds:.3f}\n")
 
 
+class HistoryLog(keras.callbacks.CSVLogger):
+    """``history.csv``: ``keras.callbacks.CSVLogger`` appending to the run's file, whose columns stay those of its
+    header when it has one (a run resumed by a newer version, whose model logs more, keeps its file's columns)."""
+
+    def __init__(self, path):
+        super().__init__(path, append=True)
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        if os.path.exists(self.filename):
+            with open(self.filename, newline="") as stream:
+                header = stream.readline().strip()
+            if header:
+                self.keys = [key for key in header.split(self.sep) if key != "epoch"]
+
+
 class EpochLearningRate(keras.callbacks.Callback):
     """Sets the learning rate of each optimizer to ``schedule(epoch)`` at the start of every epoch."""
 
@@ -694,7 +710,7 @@ def fit_semi_supervised(gan, run, *, x_lab, y_lab, x_unl, x_test, y_test, x_init
                     EpochLearningRate(learning_rate_schedule,
                                       [gan.discriminator_optimizer, gan.generator_optimizer]),
                     EpochCheckpoint(manager, epoch_variable),  # refuses to save non-finite values
-                    keras.callbacks.CSVLogger(run.history_path, append=True),
+                    HistoryLog(run.history_path),
                     keras.callbacks.TensorBoard(run.log_dir, write_graph=False),
                     SampleGrid(lambda: gan.sample(batch_size, seed=SAMPLE_SEED), make_grid, run.samples_dir,
                                run.log_dir, value_range),
