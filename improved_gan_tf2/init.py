@@ -9,23 +9,37 @@ normalized output of the layers before them, exactly as in the original's single
 import contextlib
 import threading
 
-_STATE = threading.local()
+class _PassFlag:
+    """A thread-local flag, true within the ``with`` block of :meth:`scope` (nested blocks restore it)."""
+
+    def __init__(self):
+        self._state = threading.local()
+
+    def active(self):
+        return getattr(self._state, "active", False)
+
+    @contextlib.contextmanager
+    def scope(self):
+        previous = self.active()
+        self._state.active = True
+        try:
+            yield
+        finally:
+            self._state.active = previous
+
+
+_INIT = _PassFlag()
+_REFERENCE = _PassFlag()
 
 
 def in_init_pass():
     """True while :func:`data_dependent_init` runs a model (layers then set their init statistics)."""
-    return getattr(_STATE, "active", False)
+    return _INIT.active()
 
 
-@contextlib.contextmanager
 def init_pass():
     """Context in which layers of this package perform their data-dependent initialization when called."""
-    previous = in_init_pass()
-    _STATE.active = True
-    try:
-        yield
-    finally:
-        _STATE.active = previous
+    return _INIT.scope()
 
 
 def data_dependent_init(model, inputs, **call_kwargs):
@@ -50,24 +64,15 @@ def data_dependent_init(model, inputs, **call_kwargs):
 
 # ---------------------------------------------------------------- the reference pass (inference state from data)
 
-_REFERENCE = threading.local()
-
-
 def in_reference_pass():
     """True while :func:`store_inference_state` runs a model (layers built with ``inference="stored"`` then record
     the statistics or rows they use when called with ``training=False``)."""
-    return getattr(_REFERENCE, "active", False)
+    return _REFERENCE.active()
 
 
-@contextlib.contextmanager
 def reference_pass():
     """Context in which layers of this package built with ``inference="stored"`` record their inference state."""
-    previous = in_reference_pass()
-    _REFERENCE.active = True
-    try:
-        yield
-    finally:
-        _REFERENCE.active = previous
+    return _REFERENCE.scope()
 
 
 def store_inference_state(model, inputs, **call_kwargs):

@@ -183,6 +183,41 @@ def _shared_docs(cls):
     return cls
 
 
+def _weight_arguments(layer, kernel_initializer, default_stddev, kernel_regularizer=None, kernel_constraint=None,
+                      bias=None):
+    """Set the kernel's (and, with ``bias`` a dict of ``use_bias``, ``bias_initializer``, ``bias_regularizer`` and
+    ``bias_constraint``, the bias's) Keras arguments on ``layer``: the initializer defaults to N(0,
+    ``default_stddev``), the original's."""
+    layer.kernel_initializer = keras.initializers.get(
+        kernel_initializer if kernel_initializer is not None else _normal(default_stddev)
+    )
+    layer.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+    layer.kernel_constraint = keras.constraints.get(kernel_constraint)
+    layer._has_bias_arguments = bias is not None
+    if bias is not None:
+        layer.use_bias = bool(bias["use_bias"])
+        layer.bias_initializer = keras.initializers.get(bias["bias_initializer"])
+        layer.bias_regularizer = keras.regularizers.get(bias["bias_regularizer"])
+        layer.bias_constraint = keras.constraints.get(bias["bias_constraint"])
+
+
+def _weight_arguments_config(layer):
+    """The config entries of :func:`_weight_arguments`."""
+    config = dict(
+        kernel_initializer=keras.initializers.serialize(layer.kernel_initializer),
+        kernel_regularizer=keras.regularizers.serialize(layer.kernel_regularizer),
+        kernel_constraint=keras.constraints.serialize(layer.kernel_constraint),
+    )
+    if layer._has_bias_arguments:
+        config.update(
+            use_bias=layer.use_bias,
+            bias_initializer=keras.initializers.serialize(layer.bias_initializer),
+            bias_regularizer=keras.regularizers.serialize(layer.bias_regularizer),
+            bias_constraint=keras.constraints.serialize(layer.bias_constraint),
+        )
+    return config
+
+
 class _WeightNormBase(keras.layers.Layer):
     """Shared weight-norm arithmetic (Salimans & Kingma 2016; ``nn.WeightNormLayer``).
 
@@ -220,16 +255,10 @@ class _WeightNormBase(keras.layers.Layer):
         self.init_scale = float(init_scale)
         self.train_scale = bool(train_scale)
         self.epsilon = float(epsilon)
-        self.kernel_initializer = keras.initializers.get(
-            kernel_initializer if kernel_initializer is not None else _normal(0.05)
-        )
         self.data_init = bool(data_init)
-        self.use_bias = bool(use_bias)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
-        self.kernel_constraint = keras.constraints.get(kernel_constraint)
-        self.bias_constraint = keras.constraints.get(bias_constraint)
+        _weight_arguments(self, kernel_initializer, 0.05, kernel_regularizer, kernel_constraint, dict(
+            use_bias=use_bias, bias_initializer=bias_initializer, bias_regularizer=bias_regularizer,
+            bias_constraint=bias_constraint))
 
     def _add_weight_norm_weights(self, kernel_shape, units):
         self.kernel = self.add_weight(
@@ -288,14 +317,8 @@ class _WeightNormBase(keras.layers.Layer):
             init_scale=self.init_scale,
             train_scale=self.train_scale,
             epsilon=self.epsilon,
-            kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
             data_init=self.data_init,
-            use_bias=self.use_bias,
-            bias_initializer=keras.initializers.serialize(self.bias_initializer),
-            kernel_regularizer=keras.regularizers.serialize(self.kernel_regularizer),
-            bias_regularizer=keras.regularizers.serialize(self.bias_regularizer),
-            kernel_constraint=keras.constraints.serialize(self.kernel_constraint),
-            bias_constraint=keras.constraints.serialize(self.bias_constraint),
+            **_weight_arguments_config(self),
         )
         return config
 
@@ -638,15 +661,9 @@ class Deconv2D(_TransposedConvGeometry, keras.layers.Layer):
         super().__init__(**kwargs)
         self._set_geometry(filters, kernel_size, strides, padding, flip_kernel)
         self.activation = keras.activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = keras.initializers.get(
-            kernel_initializer if kernel_initializer is not None else _normal(0.05)
-        )
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
-        self.kernel_constraint = keras.constraints.get(kernel_constraint)
-        self.bias_constraint = keras.constraints.get(bias_constraint)
+        _weight_arguments(self, kernel_initializer, 0.05, kernel_regularizer, kernel_constraint, dict(
+            use_bias=use_bias, bias_initializer=bias_initializer, bias_regularizer=bias_regularizer,
+            bias_constraint=bias_constraint))
 
     def build(self, input_shape):
         self.kernel = self.add_weight(
@@ -673,13 +690,7 @@ class Deconv2D(_TransposedConvGeometry, keras.layers.Layer):
         config.update(
             self._geometry_config(),
             activation=keras.activations.serialize(self.activation),
-            use_bias=self.use_bias,
-            kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
-            bias_initializer=keras.initializers.serialize(self.bias_initializer),
-            kernel_regularizer=keras.regularizers.serialize(self.kernel_regularizer),
-            bias_regularizer=keras.regularizers.serialize(self.bias_regularizer),
-            kernel_constraint=keras.constraints.serialize(self.kernel_constraint),
-            bias_constraint=keras.constraints.serialize(self.bias_constraint),
+            **_weight_arguments_config(self),
         )
         return config
 
@@ -847,11 +858,7 @@ class _MinibatchFeatures(keras.layers.Layer):
         super().__init__(**kwargs)
         self.num_kernels = int(num_kernels)
         self.dim_per_kernel = int(dim_per_kernel)
-        self.kernel_initializer = keras.initializers.get(
-            kernel_initializer if kernel_initializer is not None else _normal(self._default_kernel_stddev)
-        )
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.kernel_constraint = keras.constraints.get(kernel_constraint)
+        _weight_arguments(self, kernel_initializer, self._default_kernel_stddev, kernel_regularizer, kernel_constraint)
         self.inference = _check_inference(type(self).__name__, inference)
         if inference == "stored" and (reference_size is None or int(reference_size) < 1):
             raise ValueError(
@@ -876,9 +883,7 @@ class _MinibatchFeatures(keras.layers.Layer):
         config.update(
             num_kernels=self.num_kernels,
             dim_per_kernel=self.dim_per_kernel,
-            kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
-            kernel_regularizer=keras.regularizers.serialize(self.kernel_regularizer),
-            kernel_constraint=keras.constraints.serialize(self.kernel_constraint),
+            **_weight_arguments_config(self),
             inference=self.inference,
             reference_size=self.reference_size,
         )

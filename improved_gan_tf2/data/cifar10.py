@@ -14,7 +14,8 @@ from typing import Dict, Tuple
 
 import numpy as np
 
-from .common import LoadedData, apply_table, check_dataset_name, check_labels, check_loaded, resolve_dir, scaling_table
+from .common import LoadedData, apply_table, check_dataset_name, check_labels, checked_and_scaled, resolve_dir
+from .common import scaling_table
 from .errors import DataFormatError, DataNotFoundError, describe_dir, not_found_message
 from . import tfds_source
 
@@ -219,8 +220,4 @@ def load_cifar10(data_dir=None, dataset: str = "cifar10", raw: bool = False) -> 
                   if name == "cifar10" else []) + tried
         options = ([_folder_option(directory), _tar_option(directory)] if name == "cifar10" else []) + [_tfds_option(data_dir)]
         raise DataNotFoundError(not_found_message("CIFAR-10", options, looked))
-    check_loaded(data)
-    if not raw:
-        for split in ("train", "test"):
-            data[f"x_{split}"] = scale_cifar10(data[f"x_{split}"])
-    return data
+    return checked_and_scaled(data, raw, scale_cifar10)

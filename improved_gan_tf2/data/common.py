@@ -98,3 +98,12 @@ def check_loaded(data: "LoadedData", num_classes: int = 10, expected: str = "", 
         data[f"y_{split}"] = check_labels(where, data[f"y_{split}"], 0, num_classes - 1, f"y_{split}", expected,
                                           source)
     return data
+
+
+def checked_and_scaled(data: "LoadedData", raw: bool, scale) -> "LoadedData":
+    """``data`` after :func:`check_loaded`, its images passed through ``scale`` unless ``raw`` (uint8 then)."""
+    check_loaded(data)
+    if not raw:
+        for split in ("train", "test"):
+            data[f"x_{split}"] = scale(data[f"x_{split}"])
+    return data

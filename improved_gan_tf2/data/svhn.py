@@ -10,7 +10,8 @@ import os
 
 import numpy as np
 
-from .common import LoadedData, apply_table, check_dataset_name, check_labels, check_loaded, resolve_dir, scaling_table
+from .common import LoadedData, apply_table, check_dataset_name, check_labels, checked_and_scaled, resolve_dir
+from .common import scaling_table
 from .errors import DataFormatError, DataNotFoundError, describe_dir, not_found_message
 from . import tfds_source
 
@@ -131,8 +132,4 @@ def load_svhn(data_dir=None, dataset: str = "svhn", raw: bool = False) -> Loaded
         looked = (_looked(directory) if name == "svhn" else []) + tried
         options = ([_mat_option(directory)] if name == "svhn" else []) + [_tfds_option(data_dir)]
         raise DataNotFoundError(not_found_message("SVHN", options, looked))
-    check_loaded(data)
-    if not raw:
-        for split in ("train", "test"):
-            data[f"x_{split}"] = scale_svhn(data[f"x_{split}"])
-    return data
+    return checked_and_scaled(data, raw, scale_svhn)
