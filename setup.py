@@ -34,6 +34,7 @@ setup(
         "pillow",  # PNG sample grids, image directories
         "flask",  # the visual Turing test's web app (improved_gan_tf2.turing)
         "waitress",  # its production WSGI server
+        "matplotlib",  # the plots of report and compare run (Agg backend)
     ],
     extras_require={"test": ["pytest", "selenium"]},
 )
