@@ -297,7 +297,8 @@ def _imagenet_grid(samples):
 
 def ensemble(run_dirs, checkpoint="latest"):
     """Test error of the runs' averaged softmax outputs (each run's averaged parameters), with each member's own
-    error. The runs must share their test set."""
+    error, over the test set's full batches (the CIFAR-10 and MNIST scripts' rule; for SVHN the last, overlapping
+    window is left out). The runs must share their test set."""
     import tensorflow as tf
 
     cli.require(len(run_dirs) >= 2, "--ensemble needs at least two run directories.")
