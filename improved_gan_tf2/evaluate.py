@@ -32,6 +32,7 @@ from improved_gan_tf2 import cli, experiments, training  # noqa: E402
 from improved_gan_tf2.data.pipeline import evaluation_dataset  # noqa: E402
 from improved_gan_tf2.experiments.registry import ImageNetExperiment  # noqa: E402
 from improved_gan_tf2.plotting import save_png  # noqa: E402
+from inception_score.model import as_rgb  # noqa: E402  (numpy only at import)
 
 EVALUATION_FILE = "evaluation.json"
 SAMPLES_FILE = "evaluation_samples.npz"
@@ -177,11 +178,6 @@ def draw_samples(run, num_samples, seed=0, batch_size=None, progress=True):
         if bar is not None:
             bar.update(min((i + 1) * batch_size, num_samples))
     return np.concatenate(out)[:num_samples]
-
-
-def as_rgb(images):
-    """One-channel images repeated to three (the Inception graph takes RGB)."""
-    return np.repeat(images, 3, axis=-1) if images.shape[-1] == 1 else images
 
 
 def check_real_images(path):

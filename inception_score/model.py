@@ -331,6 +331,11 @@ def _batches(seq, batch_size):
         start = stop
 
 
+def as_rgb(images):
+    """NHWC images with 3 channels: one-channel images repeated to three (the Inception graph takes RGB)."""
+    return np.repeat(images, 3, axis=-1) if images.shape[-1] == 1 else images
+
+
 def _check_batch_size(batch_size):
     if int(batch_size) != batch_size or batch_size < 1:
         raise ValueError("batch_size must be a positive integer, got %r" % (batch_size,))

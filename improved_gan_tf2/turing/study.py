@@ -30,6 +30,8 @@ import tomllib
 
 import numpy as np
 
+from inception_score.model import as_rgb  # numpy only at import: no TensorFlow
+
 TOP_KEYS = {"title", "instructions", "inception_model_dir", "condition"}
 CONDITION_KEYS = {"name", "generated", "real", "generated_key", "real_key", "feedback", "n_generated", "n_real",
                   "top_percent"}
@@ -266,11 +268,6 @@ def load_study(path):
         model_dir = os.path.normpath(os.path.join(base, os.path.expanduser(model_dir)))
     return Study(path=path, title=data.get("title", "Real or generated?"), instructions=data.get("instructions"),
                  inception_model_dir=model_dir, conditions=conditions)
-
-
-def as_rgb(images):
-    """NHWC uint8 with 3 channels (grayscale repeated), as the Inception graph needs."""
-    return np.repeat(images, 3, axis=-1) if images.shape[-1] == 1 else images
 
 
 def top_indices(kl_terms, count):
