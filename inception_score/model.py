@@ -382,11 +382,7 @@ def inception_score_from_predictions(preds, splits=10):
     scores = []
     for k in range(splits):
         part = preds[k * n // splits:(k + 1) * n // splits]
-        p_y = np.mean(part, axis=0, keepdims=True)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            terms = part * (np.log(part) - np.log(p_y))
-        kl = np.sum(np.where(part > 0, terms, 0), axis=1)
-        scores.append(np.exp(np.mean(kl)))
+        scores.append(np.exp(np.mean(kl_terms_from_predictions(part))))
     return float(np.mean(scores)), float(np.std(scores))
 
 
