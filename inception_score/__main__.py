@@ -7,10 +7,10 @@ or a directory of PNG/JPEG files. Prints ``Inception score: M ± S`` (Salimans e
 """
 import os
 import sys
-import zipfile
-import zlib
 
 import numpy as np
+
+from inception_score.model import ArrayKeyError, UnreadableArrayError, read_array_file
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 
@@ -38,26 +38,16 @@ def load_images(path, key=None):
             except OSError as e:
                 raise CliError("%s: cannot read the image (%s)" % (os.path.join(path, name), e))
         return images
-    lower = path.lower()
+    if not path.lower().endswith((".npy", ".npz")):
+        raise CliError("%s: expected a .npy or .npz file, or a directory of PNG/JPEG files" % path)
     try:
-        if lower.endswith(".npy"):
-            array = np.load(path, allow_pickle=False)
-        elif lower.endswith(".npz"):
-            with np.load(path, allow_pickle=False) as data:
-                keys = list(data.keys())
-                if key is not None:
-                    if key not in keys:
-                        raise CliError("%s: no array named '%s' (it has: %s)" % (path, key, ", ".join(keys)))
-                elif len(keys) == 1:
-                    key = keys[0]
-                else:
-                    raise CliError("%s holds several arrays (%s): choose one with --key"
-                                   % (path, ", ".join(keys)))
-                array = data[key]
-        else:
-            raise CliError("%s: expected a .npy or .npz file, or a directory of PNG/JPEG files" % path)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
-        raise CliError("%s: cannot read the array (%s)" % (path, e or type(e).__name__))
+        array, _ = read_array_file(path, key)
+    except ArrayKeyError as e:
+        if e.key is not None:
+            raise CliError("%s: no array named '%s' (it has: %s)" % (path, e.key, ", ".join(e.keys)))
+        raise CliError("%s holds several arrays (%s): choose one with --key" % (path, ", ".join(e.keys)))
+    except UnreadableArrayError as e:
+        raise CliError("%s: cannot read the array (%s)" % (path, e.cause or type(e.cause).__name__))
     if array.ndim == 4 and array.shape[1] == 3 and array.shape[-1] != 3:
         print("%s: shape %s looks like NCHW; transposing to NHWC" % (path, array.shape))
         array = array.transpose(0, 2, 3, 1)

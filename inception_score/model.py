@@ -17,6 +17,8 @@ import threading
 import urllib.error
 import urllib.request
 import warnings
+import zipfile
+import zlib
 
 import numpy as np
 
@@ -267,6 +269,50 @@ def load_inception(model_dir=None, download=None):
 
 # --------------------------------------------------------------------------------------------------------------
 # Inputs
+
+
+class ArrayKeyError(Exception):
+    """A ``.npz`` file without the array asked for (``key`` given), or holding several and none asked for
+    (``key`` None). ``keys``: the names of the arrays it holds."""
+
+    def __init__(self, keys, key):
+        super().__init__(key)
+        self.keys, self.key = keys, key
+
+
+class UnreadableArrayError(Exception):
+    """A ``.npy``/``.npz`` file that numpy cannot read (truncated, not a zip, pickled objects, ...); ``cause``:
+    numpy's (or zipfile's, or zlib's) exception."""
+
+    def __init__(self, cause):
+        super().__init__(cause)
+        self.cause = cause
+
+
+#: What numpy raises on a ``.npy``/``.npz`` file it cannot read (a truncated ``.npz``: zipfile.BadZipFile).
+ARRAY_READ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)
+
+
+def read_array_file(path, key=None):
+    """``(array, key)`` of the ``.npy`` or ``.npz`` file ``path`` (chosen by its suffix; the caller checks that it
+    is one of the two), without pickles. In a ``.npz``, ``key`` names the array, and may be left out when there is
+    just one; a ``.npy`` ignores ``key`` and gives key None. Raises :class:`ArrayKeyError` or
+    :class:`UnreadableArrayError`, for the caller to word."""
+    try:
+        if path.lower().endswith(".npy"):
+            return np.load(path, allow_pickle=False), None
+        with np.load(path, allow_pickle=False) as data:
+            keys = list(data.keys())
+            if key is not None:
+                if key not in keys:
+                    raise ArrayKeyError(keys, key)
+            elif len(keys) == 1:
+                key = keys[0]
+            else:
+                raise ArrayKeyError(keys, None)
+            return data[key], key
+    except ARRAY_READ_ERRORS as e:
+        raise UnreadableArrayError(e) from e
 
 
 def _check_images(images, what="images"):

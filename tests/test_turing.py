@@ -506,6 +506,14 @@ def test_cli_serve_errors_are_one_line(tmp_path):
     assert_one_line_error(cli("report", "--db=" + str(tmp_path / "missing.sqlite")), "no such database")
 
 
+def test_cli_truncated_npz_is_a_one_line_error(tmp_path):
+    path = write_raw(tmp_path, COND, g=GOOD, r=GOOD)
+    data = (tmp_path / "g.npz").read_bytes()
+    (tmp_path / "g.npz").write_bytes(data[:len(data) // 2])  # a copy cut short: not a zip file any more
+    assert_one_line_error(cli("serve", "--study=" + path, "--db=" + str(tmp_path / "v.sqlite")),
+                          "condition 'c': generated: .*g.npz: cannot read the array \\(")
+
+
 def test_cli_serve_make_study_and_report(tmp_path):
     rng = np.random.RandomState(0)
     np.savez(tmp_path / "g.npz", samples=rng.randint(0, 256, (30, 8, 8, 3), np.uint8))

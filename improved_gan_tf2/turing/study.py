@@ -30,7 +30,8 @@ import tomllib
 
 import numpy as np
 
-from inception_score.model import as_rgb  # numpy only at import: no TensorFlow
+from inception_score.model import (  # numpy only at import: no TensorFlow
+    ArrayKeyError, UnreadableArrayError, as_rgb, read_array_file)
 
 TOP_KEYS = {"title", "instructions", "inception_model_dir", "condition"}
 CONDITION_KEYS = {"name", "generated", "real", "generated_key", "real_key", "feedback", "n_generated", "n_real",
@@ -126,32 +127,22 @@ def load_image_set(path, key, what):
     if os.path.isdir(path):
         raise StudyError("%s: %s is a directory; expected a .npz file of uint8 images" % (what, path))
     lower = path.lower()
+    if not lower.endswith((".npz", ".npy")):
+        raise StudyError("%s: %s: expected a .npz (or .npy) file of uint8 images" % (what, path))
+    if lower.endswith(".npy") and key is not None:
+        raise StudyError("%s: %s is a .npy file, which has no named arrays; remove the key setting" % (what, path))
     try:
-        if lower.endswith(".npz"):
-            with np.load(path, allow_pickle=False) as data:
-                keys = list(data.keys())
-                if key is not None:
-                    if key not in keys:
-                        raise StudyError("%s: %s has no array named '%s' (it has: %s)"
-                                         % (what, path, key, ", ".join(keys) or "none"))
-                elif len(keys) == 1:
-                    key = keys[0]
-                else:
-                    raise StudyError("%s: %s holds %s arrays (%s): choose one with %s_key"
-                                     % (what, path, len(keys) or "no", ", ".join(keys), what.split()[-1]))
-                array = data[key]
-        elif lower.endswith(".npy"):
-            if key is not None:
-                raise StudyError("%s: %s is a .npy file, which has no named arrays; remove the key setting"
-                                 % (what, path))
-            array = np.load(path, allow_pickle=False)
-            key = ""
-        else:
-            raise StudyError("%s: %s: expected a .npz (or .npy) file of uint8 images" % (what, path))
-    except StudyError:
-        raise
-    except (OSError, ValueError, EOFError) as e:
-        raise StudyError("%s: %s: cannot read the array (%s)" % (what, path, e))
+        array, key = read_array_file(path, key)
+    except ArrayKeyError as e:
+        if e.key is not None:
+            raise StudyError("%s: %s has no array named '%s' (it has: %s)"
+                             % (what, path, e.key, ", ".join(e.keys) or "none"))
+        raise StudyError("%s: %s holds %s arrays (%s): choose one with %s_key"
+                         % (what, path, len(e.keys) or "no", ", ".join(e.keys), what.split()[-1]))
+    except UnreadableArrayError as e:
+        raise StudyError("%s: %s: cannot read the array (%s)" % (what, path, e.cause))
+    if key is None:  # a .npy file
+        key = ""
     if array.dtype != np.uint8:
         hint = ""
         if np.issubdtype(array.dtype, np.floating):
