@@ -8,7 +8,6 @@
 User errors (study file, database, busy port, ...) are one line on stderr, exit status 2.
 """
 import argparse
-import json
 import os
 import sys
 
@@ -47,12 +46,8 @@ def _report(args):
     return 0
 
 
-def _toml_string(value):
-    return json.dumps(value, ensure_ascii=False)  # a JSON string is a valid TOML basic string
-
-
 def _make_study(args):
-    from improved_gan_tf2.turing.study import Condition, load_image_set, load_study
+    from improved_gan_tf2.turing.study import Condition, load_image_set, load_study, write_study_file
 
     if os.path.exists(args.out) and not args.force:
         raise TuringError("%s exists; pass --force to overwrite it" % args.out)
@@ -67,29 +62,18 @@ def _make_study(args):
     if n_real is None:
         n_real = max(1, min(n_generated, len(real.images)))  # balanced unless told otherwise
     base = os.path.dirname(os.path.abspath(args.out))
-    lines = ["# Visual Turing test (Salimans et al. 2016, Sec. 4 and 5.1); made by "
-             "python -m improved_gan_tf2.turing make-study",
-             "title = %s" % _toml_string(args.title), ""]
-    if args.inception_model_dir:
-        lines[2:2] = ["inception_model_dir = %s" % _toml_string(os.path.relpath(os.path.abspath(
-            args.inception_model_dir), base))]
-    lines += ["[[condition]]",
-              "name = %s" % _toml_string(args.name),
-              "generated = %s" % _toml_string(os.path.relpath(generated.path, base))]
-    if args.generated_key:
-        lines.append("generated_key = %s" % _toml_string(args.generated_key))
-    lines.append("real = %s" % _toml_string(os.path.relpath(real.path, base)))
-    if args.real_key:
-        lines.append("real_key = %s" % _toml_string(args.real_key))
-    lines += ["feedback = %s" % ("true" if args.feedback else "false"),
-              "n_generated = %d" % n_generated,
-              "n_real = %d" % n_real]
-    if args.top_percent is not None:
-        lines.append("top_percent = %r" % float(args.top_percent))
+    condition = {"name": args.name, "generated": os.path.relpath(generated.path, base),
+                 "generated_key": args.generated_key or None, "real": os.path.relpath(real.path, base),
+                 "real_key": args.real_key or None, "feedback": bool(args.feedback), "n_generated": n_generated,
+                 "n_real": n_real,
+                 "top_percent": None if args.top_percent is None else float(args.top_percent)}
+    model_dir = args.inception_model_dir
+    top = {"title": args.title,
+           "inception_model_dir": os.path.relpath(os.path.abspath(model_dir), base) if model_dir else None}
     tmp = args.out + ".tmp"
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write("\n".join(lines) + "\n")
+        write_study_file(tmp, [condition], comment="Visual Turing test (Salimans et al. 2016, Sec. 4 and 5.1); "
+                         "made by python -m improved_gan_tf2.turing make-study", **top)
         try:
             load_study(tmp)  # the same checks as serve (the top_percent ranking itself is left to serve)
         except TuringError as e:

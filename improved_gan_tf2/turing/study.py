@@ -23,6 +23,7 @@ Every error is a :class:`StudyError` whose message is one line naming the file, 
 """
 import dataclasses
 import hashlib
+import json
 import math
 import os
 import re
@@ -259,6 +260,28 @@ def load_study(path):
         model_dir = os.path.normpath(os.path.join(base, os.path.expanduser(model_dir)))
     return Study(path=path, title=data.get("title", "Real or generated?"), instructions=data.get("instructions"),
                  inception_model_dir=model_dir, conditions=conditions)
+
+
+def toml_value(value):
+    """``value`` (bool, int, float or string) as a TOML value; a string as a JSON string, a valid TOML basic
+    string."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def write_study_file(path, conditions, comment=None, **top):
+    """Write a study file :func:`load_study` reads: ``# comment``, the top-level keys ``top``, then one
+    ``[[condition]]`` table per dict of ``conditions``, keys in the given order; keys whose value is None are left
+    out (the optional ones)."""
+    lines = ["# " + comment] if comment else []
+    lines += ["%s = %s" % (k, toml_value(v)) for k, v in top.items() if v is not None]
+    for cond in conditions:
+        lines += ["", "[[condition]]"] + ["%s = %s" % (k, toml_value(v)) for k, v in cond.items() if v is not None]
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
 
 
 def top_indices(kl_terms, count):

@@ -12,6 +12,8 @@ import time
 
 import numpy as np
 
+from improved_gan_tf2.turing.study import write_study_file
+
 
 def write_study(directory, conditions, shape=(8, 8, 3), n_images=40, seed=0, **top):
     """Write ``generated.npz`` (key ``samples``), ``real.npz`` (keys ``x`` and ``y``, as a labelled data set)
@@ -23,22 +25,10 @@ def write_study(directory, conditions, shape=(8, 8, 3), n_images=40, seed=0, **t
     np.savez(os.path.join(directory, "generated.npz"), samples=rng.randint(0, 256, (n_images,) + shape, np.uint8))
     np.savez(os.path.join(directory, "real.npz"), x=rng.randint(0, 256, (n_images,) + shape, np.uint8),
              y=rng.randint(0, 10, n_images))
-    lines = ["%s = %s" % (k, toml_value(v)) for k, v in top.items()]
-    for cond in conditions:
-        cond = dict({"generated": "generated.npz", "real": "real.npz", "real_key": "x"}, **cond)
-        lines += ["", "[[condition]]"] + ["%s = %s" % (k, toml_value(v)) for k, v in cond.items() if v is not None]
+    conditions = [dict({"generated": "generated.npz", "real": "real.npz", "real_key": "x"}, **c) for c in conditions]
     path = os.path.join(directory, "study.toml")
-    with open(path, "w", encoding="utf-8") as f:
-        f.write("\n".join(lines) + "\n")
+    write_study_file(path, conditions, **top)
     return path
-
-
-def toml_value(value):
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    return json.dumps(str(value))
 
 
 @contextlib.contextmanager
