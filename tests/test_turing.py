@@ -205,7 +205,7 @@ def test_concurrent_posts_of_one_vote_store_it_once(served):
     def post():
         barrier.wait()
         try:
-            store.vote(annotator, token, "plain", "generated", False, 10)
+            store.vote(annotator, token, study.conditions["plain"], "generated", 10)
             results.append("ok")
         except Exception as e:  # VoteRejected
             results.append(getattr(e, "status", repr(e)))

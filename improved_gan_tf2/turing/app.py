@@ -164,8 +164,7 @@ def create_app(study, store):
             return error(400, "unknown condition")
         cond = study.conditions[name]
         try:
-            result = store.vote(current, data.get("token"), name, data.get("answer"), cond.feedback,
-                                data.get("client_ms"))
+            result = store.vote(current, data.get("token"), cond, data.get("answer"), data.get("client_ms"))
         except VoteRejected as e:
             return error(e.status, str(e))
         out = {"accepted": True, "answered": result["answered"], "total": result["total"],

@@ -245,9 +245,11 @@ class Store:
                                   (token, annotator)).fetchone()
         return None if row is None else (row["condition"], row["image_id"])
 
-    def vote(self, annotator, token, condition, answer, feedback, client_ms=None):
-        """Store a vote, or raise :class:`VoteRejected`. Returns a dict with ``truth``, ``correct``, ``answered``,
-        ``total`` and ``correct_so_far``."""
+    def vote(self, annotator, token, cond, answer, client_ms=None):
+        """Store a vote on an image of the :class:`~improved_gan_tf2.turing.study.Condition` ``cond``, or raise
+        :class:`VoteRejected`. Returns a dict with ``truth``, ``correct``, ``answered``, ``total`` and
+        ``correct_so_far``. ``total`` is ``cond.n_total``, the length of every plan of ``cond``: a plan is
+        inserted whole (:meth:`next_image`) and :meth:`register_conditions` refuses other counts for a name."""
         if answer not in ANSWERS:
             raise VoteRejected(400, "answer must be 'real' or 'generated'")
         if not isinstance(token, str) or not 0 < len(token) <= 64:
@@ -260,24 +262,22 @@ class Store:
                                 (token, annotator)).fetchone()
             if served is None:
                 raise VoteRejected(404, "this image was not served to you")
-            if served["condition"] != condition:
+            if served["condition"] != cond.name:
                 raise VoteRejected(400, "this image belongs to condition '%s', not '%s'"
-                                   % (served["condition"], condition))
+                                   % (served["condition"], cond.name))
             now = time.time()
             correct = int(answer == served["truth"])
             try:
                 db.execute(
                     "INSERT INTO votes (served_id, annotator, condition, position, image_id, truth, answer, correct, "
                     "server_ms, client_ms, feedback, answered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (served["id"], annotator, condition, served["position"], served["image_id"], served["truth"],
-                     answer, correct, max(0.0, (now - served["served_at"]) * 1000.0), client_ms, int(bool(feedback)),
-                     now))
+                    (served["id"], annotator, cond.name, served["position"], served["image_id"], served["truth"],
+                     answer, correct, max(0.0, (now - served["served_at"]) * 1000.0), client_ms,
+                     int(bool(cond.feedback)), now))
             except sqlite3.IntegrityError:
                 raise VoteRejected(409, "this image has already been answered")
             answered, so_far = db.execute(
                 "SELECT COUNT(*), SUM(correct) FROM votes WHERE annotator = ? AND condition = ?",
-                (annotator, condition)).fetchone()
-            total = db.execute("SELECT COUNT(*) FROM plan WHERE annotator = ? AND condition = ?",
-                               (annotator, condition)).fetchone()[0]
-        return {"truth": served["truth"], "correct": bool(correct), "answered": answered, "total": total,
+                (annotator, cond.name)).fetchone()
+        return {"truth": served["truth"], "correct": bool(correct), "answered": answered, "total": cond.n_total,
                 "correct_so_far": so_far}
