@@ -177,6 +177,10 @@ def test_vote_validation(served):
     assert post(alice, token=None).status_code == 400
     assert post(bob).status_code == 404
     assert bob.get("/img/" + token).status_code == 404  # nor can bob fetch alice's image
+    assert app.test_client().get("/img/" + token).status_code == 404  # nor can a visitor without an id
+    assert stranger.get("/img/" + token).status_code == 404  # nor an unknown id
+    assert alice.get("/img/" + "x" * 500).status_code == 404
+    assert alice.get("/img/" + token).status_code == 200
     assert post(alice, condition="plain").status_code == 400
     assert post(alice, condition="nope").status_code == 400
     assert post(alice, answer="maybe").status_code == 400

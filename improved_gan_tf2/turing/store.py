@@ -240,7 +240,10 @@ class Store:
             return out
 
     def served_image(self, annotator, token):
-        """(condition, image_id) of a token served to this annotator, or None."""
+        """(condition, image_id) of a token served to this annotator, or None (also for a missing or unknown
+        annotator id, and for malformed ids and tokens, as :meth:`annotator_exists` and :meth:`vote` check them)."""
+        if not annotator or len(annotator) > 64 or not token or len(token) > 64:
+            return None
         row = self.conn().execute("SELECT condition, image_id FROM served WHERE token = ? AND annotator = ?",
                                   (token, annotator)).fetchone()
         return None if row is None else (row["condition"], row["image_id"])
