@@ -13,7 +13,6 @@ Routes:
 - ``GET /static/turing.js``, ``GET /static/turing.css``: the page's script and style.
 """
 import io
-import threading
 
 from flask import Flask, Response, jsonify, redirect, request
 
@@ -42,12 +41,13 @@ def encode_png(image):
 
 
 class ImageCache:
-    """PNG bytes by (condition, image id), encoded on first use from the condition's arrays."""
+    """PNG bytes by (condition, image id), encoded on first use from the condition's arrays. Shared by the
+    server's threads without a lock: a dict's get and item assignment are atomic, and two threads encoding the same
+    image at once store the same bytes."""
 
     def __init__(self, study):
         self.study = study
         self._cache = {}
-        self._lock = threading.Lock()
 
     def get(self, condition, image_id):
         key = (condition, image_id)
@@ -56,8 +56,7 @@ class ImageCache:
             cond = self.study.conditions[condition]
             images = cond.generated.images if image_id[0] == "g" else cond.real.images
             data = encode_png(images[int(image_id[1:])])
-            with self._lock:
-                self._cache[key] = data
+            self._cache[key] = data
         return data
 
 
