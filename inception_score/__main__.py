@@ -60,11 +60,7 @@ def run(images_path, other_path=None, splits=10, batch_size=100, model_dir=None,
     image is scored."""
     from inception_score import model
 
-    if model_dir is not None and not os.path.exists(model_dir):
-        raise CliError("--model_dir=%s: no such file or directory; give the directory that holds %s or %s (from "
-                       "%s), or leave --model_dir out to search $%s and %s (downloading there if needed)"
-                       % (model_dir, model.GRAPH_NAME, model.TGZ_NAME, model.DATA_URL, model.ENV_DIR,
-                          model.default_cache_dir()))
+    model.check_model_dir(model_dir)  # a mistyped --model_dir is reported first
     images = load_images(images_path, key)
     other = load_images(other_path, key) if other_path else None
     seq = model._check_images(images, images_path)

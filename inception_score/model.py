@@ -66,14 +66,26 @@ def _download_allowed(download):
     return os.environ.get(ENV_NO_DOWNLOAD, "").strip().lower() in ("", "0", "false", "no")
 
 
+def check_model_dir(model_dir):
+    """Raise :class:`InceptionGraphNotFoundError` when ``model_dir`` is given but does not exist (a mistyped
+    directory is neither created nor downloaded into)."""
+    if model_dir is not None and not os.path.exists(os.path.expanduser(model_dir)):
+        raise InceptionGraphNotFoundError(
+            "--model_dir=%s: no such file or directory; give the directory that holds %s or %s (from %s), or leave "
+            "--model_dir out to search $%s and %s (downloading there if needed)"
+            % (model_dir, GRAPH_NAME, TGZ_NAME, DATA_URL, ENV_DIR, default_cache_dir()))
+
+
 def find_graph(model_dir=None, download=None):
     """Path of ``classify_image_graph_def.pb``, unpacking or downloading ``inception-2015-12-05.tgz`` if needed.
 
-    Looks in ``model_dir`` (a directory, or the ``.pb``/``.tgz`` itself), then ``$INCEPTION_DIR``, then
-    :func:`default_cache_dir`; in each, the ``.pb`` first, then the ``.tgz`` (unpacked next to it). Failing that,
-    downloads the original's ``DATA_URL`` (``download=None``: unless ``$INCEPTION_NO_DOWNLOAD`` is set), else
-    raises :class:`InceptionGraphNotFoundError` saying where to put the file. Never falls back to other weights.
+    Looks in ``model_dir`` (a directory, or the ``.pb``/``.tgz`` itself, which must exist: see
+    :func:`check_model_dir`), then ``$INCEPTION_DIR``, then :func:`default_cache_dir`; in each, the ``.pb``
+    first, then the ``.tgz`` (unpacked next to it). Failing that, downloads the original's ``DATA_URL``
+    (``download=None``: unless ``$INCEPTION_NO_DOWNLOAD`` is set) into the first of these directories, else raises
+    :class:`InceptionGraphNotFoundError` saying where to put the file. Never falls back to other weights.
     """
+    check_model_dir(model_dir)
     if model_dir and os.path.isfile(model_dir):
         if model_dir.endswith((".tgz", ".tar.gz")):
             return _unpack(model_dir)

@@ -300,6 +300,7 @@ def test_download_then_unpack(graph, tmp_path, monkeypatch):
 
     monkeypatch.setattr(model.urllib.request, "urlopen", urlopen)
     target = str(tmp_path / "target")
+    os.makedirs(target)  # an explicit model_dir must exist (test_missing_model_dir_is_not_created)
     path = model.find_graph(target, download=True)
     assert calls == [(model.DATA_URL, model.DOWNLOAD_TIMEOUT_S)]
     assert path == os.path.join(target, model.GRAPH_NAME)
@@ -321,9 +322,25 @@ def test_failed_download_leaves_nothing(graph, tmp_path, monkeypatch, failure):
 
     monkeypatch.setattr(model.urllib.request, "urlopen", urlopen)
     target = tmp_path / "target"
-    with pytest.raises(model.InceptionGraphNotFoundError, match=re.escape(model.DATA_URL)):
+    target.mkdir()
+    with pytest.raises(model.InceptionGraphNotFoundError,
+                       match="(?s)the download failed: .*" + re.escape(model.DATA_URL)):
         model.find_graph(str(target), download=True)
     assert not target.exists() or os.listdir(target) == []
+
+
+def test_missing_model_dir_is_not_created(tmp_path, monkeypatch):
+    """An explicit model_dir that does not exist is an error (the CLI's wording), for the library as for
+    ``--model_dir``: nothing is created or downloaded."""
+    def urlopen(url, timeout=None):
+        raise AssertionError("no download for a mistyped model_dir")
+
+    monkeypatch.setattr(model.urllib.request, "urlopen", urlopen)
+    typo = str(tmp_path / "typo")
+    with pytest.raises(model.InceptionGraphNotFoundError, match="--model_dir=%s: no such file or directory"
+                       % re.escape(typo)):
+        model.find_graph(typo, download=True)
+    assert not os.path.exists(typo)
 
 
 # ------------------------------------------------------------------------------------------------------------
