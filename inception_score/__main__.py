@@ -66,9 +66,7 @@ def run(images_path, other_path=None, splits=10, batch_size=100, model_dir=None,
     seq = model._check_images(images, images_path)
     if other is not None:
         other = model._check_images(other, other_path)
-        for path, given in ((images_path, seq), (other_path, other)):
-            if len(given) < 2:
-                raise ValueError("%s: the FID needs at least 2 images per set, got %d" % (path, len(given)))
+        model.check_fid_sets([(images_path, seq), (other_path, other)])
     if not 1 <= splits <= len(seq):
         raise ValueError("--splits must be between 1 and the number of images (%d), got %d" % (len(seq), splits))
     batch_size = model._check_batch_size(batch_size)

@@ -506,11 +506,23 @@ def feature_statistics(features):
     return features.mean(axis=0), np.cov(features, rowvar=False)
 
 
+def check_fid_sets(named_sets):
+    """Raise a ValueError naming the first of ``named_sets`` (``(name, images)`` pairs, images already checked)
+    holding fewer than 2 images: the FID's covariances need at least 2 per set."""
+    for what, images in named_sets:
+        if len(images) < 2:
+            raise ValueError("%s: the FID needs at least 2 images per set, got %d" % (what, len(images)))
+
+
 def get_fid(images_a, images_b, batch_size=100, model_dir=None, verbose=False):
     """Frechet Inception Distance between two image sets on the same graph's ``pool_3`` features (not in the
-    original; Heusel et al., 2017). Inputs as :func:`get_inception_score`."""
+    original; Heusel et al., 2017). Inputs as :func:`get_inception_score`; both sets are checked before either is
+    scored."""
+    named = [(what, _check_images(images, what)) for what, images in (("images_a", images_a), ("images_b", images_b))]
+    check_fid_sets(named)
+    batch_size = _check_batch_size(batch_size)
     stats = []
-    for what, images in (("images_a", images_a), ("images_b", images_b)):
-        features, _ = run_inception(images, batch_size, model_dir, verbose, what)
+    for _, seq in named:
+        features, _ = _run(seq, batch_size, model_dir, verbose)
         stats.append(feature_statistics(features))
     return frechet_distance(*stats[0], *stats[1])

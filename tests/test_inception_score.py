@@ -347,6 +347,15 @@ def test_missing_model_dir_is_not_created(tmp_path, monkeypatch):
 # FID
 
 
+def test_fid_checks_both_sets_before_scoring(monkeypatch):
+    monkeypatch.setattr(model, "_run", lambda *args, **kwargs: pytest.fail("an image set was scored before the check"))
+    images = np.full((3, 8, 8, 3), 200.0)
+    with pytest.raises(ValueError, match="images_b: the FID needs at least 2 images per set, got 1"):
+        model.get_fid(images, images[:1])
+    with pytest.raises(ValueError, match="images_a: the FID needs at least 2 images per set, got 1"):
+        model.get_fid([images[0]], images)
+
+
 def test_fid_matches_scipy_free_reference(graph, rng):
     directory, _, weights = graph
     a, b = make_images(rng, 60, 12, 12), make_images(rng, 60, 12, 12) // 2
