@@ -21,7 +21,7 @@ With ``--gradients_at=OTHER.npz`` it only evaluates gradients at the states reco
 followed by ``train_batch_gen`` once (feature matching, on ``x_unl2[k]``) or three times (minibatch). Written to
 ``OUT.npz``: the full parameter lists (``lasagne.layers.get_all_params``, Lasagne order, non-trainable weight-norm
 scales included) of both networks before and after the init and after every step, the averaged discriminator
-parameters after every step, with ``--gradients`` the gradients of every step (trainable lists), and the losses (loss_lab, loss_unl, train_err of the discriminator call; the
+parameters after every step, the gradients of every step (trainable lists), and the losses (loss_lab, loss_unl, train_err of the discriminator call; the
 generator loss of every generator call, evaluated on the parameters that call starts from).
 
 This file is part of improved-gan-tf2 (written for the comparison tool); it imports nothing of the project.
@@ -43,10 +43,7 @@ def parse_args(argv):
     parser.add_argument("--width_scale", type=float, default=1.0)
     parser.add_argument("--gradients_at", default=None,
                         help="an OUT.npz of another run: only compute, at each of its states, the gradients that "
-                             "--gradients writes (no init, no updates); used with floatX=float64 as the reference")
-    parser.add_argument("--gradients", action="store_true",
-                        help="also write, at every step, the discriminator's gradients before its update and the generator's before "
-                             "its first update of the step")
+                             "a run writes (no init, no updates); used with floatX=float64 as the reference")
     return parser.parse_args(argv)
 
 
@@ -205,13 +202,13 @@ def main(argv=None):
         snapshot("init_disc", all_disc)
         snapshot("init_gen", all_gen)
 
-    if args.gradients or args.gradients_at:
-        weight = namespace["args"].unlabeled_weight
-        disc_cost = namespace["loss_lab"] + weight * namespace["loss_unl"]
-        disc_grads = theano.function([namespace["x_lab"], namespace["labels"], x_unl_sym],
-                                     T.grad(disc_cost, namespace["disc_params"]))
-        gen_grads = theano.function([] if minibatch else [x_unl_sym],
-                                    T.grad(namespace["loss_gen"], namespace["gen_params"]))
+    # the gradients of every step: the discriminator's before its update, the generator's before its first update
+    weight = namespace["args"].unlabeled_weight
+    disc_cost = namespace["loss_lab"] + weight * namespace["loss_unl"]
+    disc_grads = theano.function([namespace["x_lab"], namespace["labels"], x_unl_sym],
+                                 T.grad(disc_cost, namespace["disc_params"]))
+    gen_grads = theano.function([] if minibatch else [x_unl_sym],
+                                T.grad(namespace["loss_gen"], namespace["gen_params"]))
 
     if args.gradients_at is not None:
         states = dict(np.load(args.gradients_at))
@@ -248,14 +245,13 @@ def main(argv=None):
         y_lab = inputs["y_lab"][k].astype(np.int32)
         x_unl = inputs["x_unl"][k].astype(floatx)
         z.set_value(inputs["z_disc"][k].astype(floatx))
-        if args.gradients:
-            for i, g in enumerate(disc_grads(x_lab, y_lab, x_unl)):
-                out[f"step{k + 1}_grad_disc_{i}"] = np.array(g)
+        for i, g in enumerate(disc_grads(x_lab, y_lab, x_unl)):
+            out[f"step{k + 1}_grad_disc_{i}"] = np.array(g)
         losses[k] = [float(v) for v in namespace["train_batch_disc"](x_lab, y_lab, x_unl, lr)]
         for j in range(gen_calls):
             z.set_value(inputs["z_gen"][k, j].astype(floatx))
             gen_inputs = [] if minibatch else [inputs["x_unl2"][k].astype(floatx)]
-            if args.gradients and j == 0:
+            if j == 0:
                 for i, g in enumerate(gen_grads(*gen_inputs)):
                     out[f"step{k + 1}_grad_gen_{i}"] = np.array(g)
             gen_losses[k, j] = float(loss_gen_fn(*gen_inputs))

@@ -115,7 +115,7 @@ def run_harness(python, root, script, inputs_path, output_path, width_scale, log
                 gradients_at=None):
     harness = os.path.join(os.path.dirname(os.path.abspath(__file__)), "harness.py")
     cmd = [python, harness, f"--scripts_dir={original_env.scripts_dir(root)}", f"--script={script.name}",
-           f"--inputs={inputs_path}", f"--output={output_path}", f"--width_scale={width_scale}", "--gradients"]
+           f"--inputs={inputs_path}", f"--output={output_path}", f"--width_scale={width_scale}"]
     if gradients_at:
         cmd.append(f"--gradients_at={gradients_at}")
     env = original_env.theano_env(root)
@@ -327,13 +327,6 @@ class SameState:
         return [s.to_original(np.asarray(v.numpy())) for s, v in zip(slots, variables)]
 
 
-def small_gradient_share(gradient, learning_rate=None):
-    """Fraction of elements with ``|g| < 1e-4``: there ``lr g / sqrt(g^2 + 1e-8)``, Adam's first step, divides by
-    about 1e-4 instead of ``|g|``, so an absolute round-off ``e`` in ``g`` moves the parameter by ``lr e / 1e-4``."""
-    g = np.abs(np.asarray(gradient))
-    return float((g < 1e-4).mean()) if g.size else 0.0
-
-
 # ------------------------------------------------------------------------------------------- comparison
 
 
@@ -382,7 +375,7 @@ class Report:
     def __init__(self, log):
         self.log = log
         self.first_failure = None
-        self.max_diff = 0.0        # largest port-vs-original parameter difference of the counted groups
+        self.max_diff = 0.0        # largest port-vs-original parameter difference of the compared groups
         self.grad_ok = {}          # (group, name) -> the port's gradient passed at every step so far
         self.accepted = {}         # (group, name) -> (step, port diff, original's own spread or None)
 
@@ -419,8 +412,7 @@ class Report:
         self.log(f"  grad-{group:<4} max {worst:.3e}  (port vs original in float32, gradients at the original's state)")
         return worst
 
-    def tensors(self, step, group, names, originals, ports, tol, counted=True, note="", controls=None,
-                grad_group=None):
+    def tensors(self, step, group, names, originals, ports, tol, note="", controls=None, grad_group=None):
         worst = 0.0
         controls = controls if controls is not None else [None] * len(names)
         for name, a, b, c in zip(names, originals, ports, controls):
@@ -429,17 +421,14 @@ class Report:
             spread = rel_diff(c, a) if c is not None else None
             extra = f"  original f32-vs-f64 {spread:.2e}" if spread is not None else ""
             flag = ""
-            if d > tol and not counted:
-                flag = "  (not counted)"
-            elif d > tol and grad_group is not None and self.grad_ok.get((grad_group, name), False):
+            if d > tol and grad_group is not None and self.grad_ok.get((grad_group, name), False):
                 flag = "  (accepted: its gradients passed at every step)"
                 self.accepted.setdefault((group, name), (step, d, spread))
             elif d > tol:
                 flag = "  <-- exceeds %.0e" % tol
                 self._fail(f"step {step}, {group} tensor {name}: rel diff {d:.3e} > {tol:.0e}")
             self.log(f"  {group:<9} {name:<52} {str(tuple(np.shape(a))):<18} {d:.3e}{extra}{flag}")
-        if counted:
-            self.max_diff = max(self.max_diff, worst)
+        self.max_diff = max(self.max_diff, worst)
         self.log(f"  {group:<9} max {worst:.3e}{note}")
         return worst
 
