@@ -25,6 +25,7 @@ step, or its gradients at the original's states passed at every step (see :class
 both sides within 1e-6, or float32 ones within twice the original's own float32 error; such tensors are listed by
 name); a gradient that passes neither fails.
 """
+import contextlib
 import os
 import subprocess
 import tempfile
@@ -144,27 +145,42 @@ def original_list(result, prefix):
 # ------------------------------------------------------------------------------------------------- port
 
 
+@contextlib.contextmanager
+def keras_floatx(dtype, networks=False):
+    """Keras' floatx set to ``dtype`` inside the block (constants Keras creates follow it). With ``networks=True``
+    also the global dtype policy (once materialised, it no longer follows floatx) and the CIFAR/SVHN networks'
+    float32 output layers' dtype, so that networks built inside compute in ``dtype``."""
+    import keras
+
+    floatx = keras.config.floatx()
+    if networks:
+        import improved_gan_tf2.networks.cifar_svhn as cifar_svhn
+
+        policy, output_dtype = keras.config.dtype_policy(), cifar_svhn.OUTPUT_DTYPE
+    keras.config.set_floatx(dtype)
+    if networks:
+        keras.config.set_dtype_policy(dtype)
+        cifar_svhn.OUTPUT_DTYPE = dtype
+    try:
+        yield
+    finally:
+        keras.config.set_floatx(floatx)
+        if networks:
+            keras.config.set_dtype_policy(policy)
+            cifar_svhn.OUTPUT_DTYPE = output_dtype
+
+
 def build_port(script, width_scale, dtype="float32"):
     """The port's GAN for ``script``, its Gaussian noise and dropout set to 0 (as the harness does). With
     ``dtype="float64"`` every layer computes in float64 (Keras' floatx, and the CIFAR/SVHN networks' float32
     output layers, during the build)."""
     import keras
 
-    import improved_gan_tf2.networks.cifar_svhn as cifar_svhn
     from improved_gan_tf2.layers import GaussianNoise
 
     if dtype != "float32":
-        # the global dtype policy, once materialised, no longer follows floatx: set both
-        floatx, policy, output_dtype = keras.config.floatx(), keras.config.dtype_policy(), cifar_svhn.OUTPUT_DTYPE
-        keras.config.set_floatx(dtype)
-        keras.config.set_dtype_policy(dtype)
-        cifar_svhn.OUTPUT_DTYPE = dtype
-        try:
+        with keras_floatx(dtype, networks=True):
             return build_port(script, width_scale)
-        finally:
-            keras.config.set_floatx(floatx)
-            keras.config.set_dtype_policy(policy)
-            cifar_svhn.OUTPUT_DTYPE = output_dtype
 
     from improved_gan_tf2 import experiments
 
@@ -241,23 +257,6 @@ class SameState:
         self.gen_slots = [s for s in port.original_parameter_slots(self.gan.generator)
                           if s.trainable and s.variable is not None]
 
-    def _floatx(self):
-        """Keras' floatx set to this instance's dtype while it computes (constants Keras creates follow it)."""
-        import contextlib
-
-        import keras
-
-        @contextlib.contextmanager
-        def scope():
-            previous = keras.config.floatx()
-            keras.config.set_floatx(self.dtype)
-            try:
-                yield
-            finally:
-                keras.config.set_floatx(previous)
-
-        return scope()
-
     def _load(self, disc, gen):
         from improved_gan_tf2 import port
 
@@ -267,46 +266,40 @@ class SameState:
             port.load_original_params(self.gan.generator, gen)
 
     def disc_gradients(self, disc, gen, batch, z):
-        """The discriminator cost's gradients as ``train_step`` computes them, in the original's layout."""
-        with self._floatx():
-            return self._disc_gradients(disc, gen, batch, z)
-
-    def _disc_gradients(self, disc, gen, batch, z):
+        """The discriminator cost's gradients as ``train_step`` computes them, in the original's layout (Keras'
+        floatx set to this instance's dtype while it computes)."""
         import tensorflow as tf
 
         from improved_gan_tf2 import losses
 
-        self._load(disc, gen)
-        gan = self.gan
-        x_lab, y_lab, x_unl, _ = batch
-        x_lab, x_unl = tf.cast(x_lab, self.dtype), tf.cast(x_unl, self.dtype)
-        generated = tf.cast(gan.generator(tf.cast(z, self.dtype), training=True), self.dtype)
-        with tf.GradientTape() as tape:
-            (logits_lab, _), (logits_unl, _), (logits_gen, _) = gan._discriminate([x_lab, x_unl, generated])
-            loss = losses.supervised_loss(logits_lab, y_lab) + gan.unlabeled_weight * losses.unsupervised_loss(
-                logits_unl, logits_gen, gan.label_smoothing)
-        grads = tape.gradient(loss, [s.variable for s in self.disc_slots])
-        return [s.to_original(np.asarray(g)) for s, g in zip(self.disc_slots, grads)]
+        with keras_floatx(self.dtype):
+            self._load(disc, gen)
+            gan = self.gan
+            x_lab, y_lab, x_unl, _ = batch
+            x_lab, x_unl = tf.cast(x_lab, self.dtype), tf.cast(x_unl, self.dtype)
+            generated = tf.cast(gan.generator(tf.cast(z, self.dtype), training=True), self.dtype)
+            with tf.GradientTape() as tape:
+                (logits_lab, _), (logits_unl, _), (logits_gen, _) = gan._discriminate([x_lab, x_unl, generated])
+                loss = losses.supervised_loss(logits_lab, y_lab) + gan.unlabeled_weight * losses.unsupervised_loss(
+                    logits_unl, logits_gen, gan.label_smoothing)
+            grads = tape.gradient(loss, [s.variable for s in self.disc_slots])
+            return [s.to_original(np.asarray(g)) for s, g in zip(self.disc_slots, grads)]
 
     def gen_gradients(self, disc, gen, batch, z):
-        """The generator cost's gradients as ``train_step`` computes them (its first generator update)."""
-        with self._floatx():
-            return self._gen_gradients(disc, gen, batch, z)
-
-    def _gen_gradients(self, disc, gen, batch, z):
+        """The generator cost's gradients as ``train_step`` computes them (its first generator update), with Keras'
+        floatx set to this instance's dtype."""
         import tensorflow as tf
 
-        from improved_gan_tf2 import losses
-
-        self._load(disc, gen)
-        gan = self.gan
-        features_real = None
-        if gan.generator_loss == "feature_matching":
-            _, features_real = gan.discriminator(tf.cast(batch[3], self.dtype), training=True)
-        with tf.GradientTape() as tape:
-            loss = gan.generator_loss_of(tf.cast(z, self.dtype), features_real)
-        grads = tape.gradient(loss, [s.variable for s in self.gen_slots])
-        return [s.to_original(np.asarray(g)) for s, g in zip(self.gen_slots, grads)]
+        with keras_floatx(self.dtype):
+            self._load(disc, gen)
+            gan = self.gan
+            features_real = None
+            if gan.generator_loss == "feature_matching":
+                _, features_real = gan.discriminator(tf.cast(batch[3], self.dtype), training=True)
+            with tf.GradientTape() as tape:
+                loss = gan.generator_loss_of(tf.cast(z, self.dtype), features_real)
+            grads = tape.gradient(loss, [s.variable for s in self.gen_slots])
+            return [s.to_original(np.asarray(g)) for s, g in zip(self.gen_slots, grads)]
 
     def adam_first_step(self, network, params, gradients, learning_rate):
         """The port's ``OriginalAdam`` (t = 1, zero moments) applied to the original's parameters with the
