@@ -13,7 +13,6 @@ Sides and seeds run one after another (never two at once), so that the seconds p
 import json
 import os
 import re
-import subprocess
 import sys
 import time
 
@@ -69,23 +68,21 @@ def _run_side(cmd, cwd, env, log_path, log):
     log("$ " + " ".join(cmd))
     env = dict(env, PYTHONUNBUFFERED="1")
     started = time.time()
-    stamps, lines = [], []
+    stamps = []
     with open(log_path, "w") as stream:
-        process = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   text=True)
-        for line in process.stdout:
+        def on_line(line):
             stream.write(line)
             stream.flush()
-            lines.append(line)
             if LINE.match(line):
                 stamps.append(time.time())
-        process.wait()
+
+        def failure(returncode, lines):
+            tail = " | ".join("".join(lines).strip().splitlines()[-3:])
+            return f"{cmd[1]} failed (exit {returncode}; log {log_path}): {tail}"
+
+        lines = original_env.stream_process(cmd, on_line, failure, cwd=cwd, env=env)
     elapsed = time.time() - started
-    text = "".join(lines)
-    if process.returncode != 0:
-        tail = " | ".join(text.strip().splitlines()[-3:])
-        raise RuntimeError(f"{cmd[1]} failed (exit {process.returncode}; log {log_path}): {tail}")
-    epochs = parse_epochs(text)
+    epochs = parse_epochs("".join(lines))
     per_epoch = (stamps[-1] - stamps[0]) / (len(stamps) - 1) if len(stamps) > 1 else elapsed
     return epochs, elapsed, per_epoch
 

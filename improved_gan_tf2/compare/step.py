@@ -27,7 +27,6 @@ name); a gradient that passes neither fails.
 """
 import contextlib
 import os
-import subprocess
 import tempfile
 import time
 
@@ -122,17 +121,17 @@ def run_harness(python, root, script, inputs_path, output_path, width_scale, log
     env = original_env.theano_env(root)
     if floatx != "float32":  # the last occurrence of a Theano flag wins
         env["THEANO_FLAGS"] += f",floatX={floatx}"
-    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                               cwd=os.path.dirname(output_path))
-    lines = []
     label = "original" if floatx == "float32" else f"original({floatx})"
-    for line in process.stdout:
-        lines.append(line.rstrip())
+
+    def on_line(line):
         if line.startswith("harness:"):
             log(label + " " + line.rstrip())
-    if process.wait() != 0:
-        tail = "\n".join(lines[-25:])
-        raise RuntimeError(f"the original's harness failed (exit {process.returncode}):\n{tail}")
+
+    def failure(returncode, lines):
+        tail = "\n".join(line.rstrip() for line in lines[-25:])
+        return f"the original's harness failed (exit {returncode}):\n{tail}"
+
+    original_env.stream_process(cmd, on_line, failure, env=env, cwd=os.path.dirname(output_path))
     with np.load(output_path) as data:
         return {k: data[k] for k in data.files}
 
