@@ -500,8 +500,8 @@ def run_step_mode(script, args, log=print):
     report = Report(log)
     same = SameState(script, width_scale)
     same64 = SameState(script, width_scale, "float64") if reference is not None else None
-    gen_lists = [original_list(result, "init_gen")] + [original_list(result, f"step{k}_gen")
-                                                       for k in range(1, args.steps + 1)]
+    init_disc, init_gen = original_list(result, "init_disc"), original_list(result, "init_gen")
+    gen_lists = [init_gen] + [original_list(result, f"step{k}_gen") for k in range(1, args.steps + 1)]
 
     # init: the original's pre-init parameters, the port's own data-dependent init on the same batch and z
     port.load_original_params(gan.discriminator, original_list(result, "pre_disc"))
@@ -511,17 +511,14 @@ def run_step_mode(script, args, log=print):
     feed.check_empty("init")
     disc_now, gen_now = port_lists(gan)
     log("init (the port's data-dependent init from the original's initial parameters):")
-    report.tensors(0, "disc", disc_names, original_list(result, "init_disc"), disc_now, INIT_TOL,
-                   controls=controls("init_disc"))
-    report.tensors(0, "gen", gen_names, original_list(result, "init_gen"), gen_now, INIT_TOL,
-                   controls=controls("init_gen"))
+    report.tensors(0, "disc", disc_names, init_disc, disc_now, INIT_TOL, controls=controls("init_disc"))
+    report.tensors(0, "gen", gen_names, init_gen, gen_now, INIT_TOL, controls=controls("init_gen"))
 
     # steps from the original's post-init parameters
-    port.load_original_params(gan.discriminator, original_list(result, "init_disc"))
-    port.load_original_params(gan.generator, original_list(result, "init_gen"))
+    port.load_original_params(gan.discriminator, init_disc)
+    port.load_original_params(gan.generator, init_gen)
     set_port_averages_to_zero(gan)
-    trajectory = [original_list(result, "init_disc")] + [original_list(result, f"step{k}_disc")
-                                                         for k in range(1, args.steps + 1)]
+    trajectory = [init_disc] + [original_list(result, f"step{k}_disc") for k in range(1, args.steps + 1)]
     before = predicted_averages(trajectory, disc_mask)
     average_notes = []
     for k in range(1, args.steps + 1):
