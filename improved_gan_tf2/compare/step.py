@@ -33,6 +33,7 @@ import time
 import numpy as np
 
 from improved_gan_tf2.compare import env as original_env
+from improved_gan_tf2.compare.run import SYNTHETIC_COUNT
 from improved_gan_tf2.compare.scripts import UsageError
 
 BATCH = 100
@@ -78,7 +79,7 @@ def to_original_layout(x):
 def make_inputs(script, steps, seed, x_train, y_train):
     """The step-mode inputs in the port's layout (images) -- see the module docstring."""
     rng = np.random.RandomState(seed)
-    count = 10 if script.dataset == "mnist" else 40
+    count = 10 if script.dataset == "mnist" else SYNTHETIC_COUNT
     labelled = np.concatenate([rng.permutation(np.flatnonzero(y_train == c))[:count] for c in range(10)])
     gen_calls = script.generator_steps
     inputs = {
