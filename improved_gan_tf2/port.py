@@ -97,10 +97,11 @@ def _deconv_converters(layer):
     return (lambda a: np.transpose(a, (2, 3, 1, 0))[::-1, ::-1], lambda k: np.transpose(k[::-1, ::-1], (3, 2, 0, 1)))
 
 
-def _weight_norm_tail(layer):
+def _weight_norm_tail(layer, scale_name="g"):
+    """The bias ``b``, then the scale (``g``; ``W_scale`` for ``l2normalize``)."""
     return [
         Slot(f"{layer.name}.b", layer.bias, True),
-        Slot(f"{layer.name}.g", layer.scale, bool(layer.train_scale)),
+        Slot(f"{layer.name}.{scale_name}", layer.scale, bool(layer.train_scale)),
     ]
 
 
@@ -138,8 +139,7 @@ def original_parameter_slots(model) -> List[Slot]:
                       Slot(f"{layer.name}.weight_scale", layer.scale, bool(layer.train_scale)),
                       Slot(f"{layer.name}.b", layer.bias, True)]
         elif isinstance(layer, L2NormalizedDense):  # Lasagne DenseLayer's W, b, then l2normalize's W_scale
-            slots += [Slot(f"{layer.name}.W", layer.kernel, True), Slot(f"{layer.name}.b", layer.bias, True),
-                      Slot(f"{layer.name}.W_scale", layer.scale, bool(layer.train_scale))]
+            slots += [Slot(f"{layer.name}.W", layer.kernel, True)] + _weight_norm_tail(layer, "W_scale")
         elif isinstance(layer, WeightNormDense):
             slots += [Slot(f"{layer.name}.W", layer.kernel, True)] + _weight_norm_tail(layer)
         elif isinstance(layer, MinibatchDiscrimination):

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 
 from improved_gan_tf2.compare import cudnn_numpy, patcher, run, step
+from improved_gan_tf2.compare.env import theano_env
 from improved_gan_tf2.data import writers as original_data
 from improved_gan_tf2.compare.__main__ import main
 from improved_gan_tf2.compare.scripts import SCRIPTS, SUPPORT_FILES, UsageError, get_script
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DROPINS = os.path.join(ROOT, "improved_gan_tf2", "compare", "dropins")
 
 
 # --------------------------------------------------------------------------- cuDNN semantics, by direct loops
@@ -116,11 +116,11 @@ def _original_python():
 
 
 def _theano_env(tmp_path):
-    env = dict(os.environ)
-    env.pop("PYTHONPATH", None)
+    """The compare tool's environment of the original (its Theano cache, else a fresh one under ``tmp_path``),
+    without the user's THEANO_FLAGS, and the cuDNN stand-ins forced."""
     base = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(_original_python()))))
-    cache = os.path.join(base, "theano") if os.path.isdir(os.path.join(base, "theano")) else str(tmp_path)
-    env["THEANO_FLAGS"] = f"blas.ldflags=,floatX=float32,base_compiledir={cache}"
+    root = base if os.path.isdir(os.path.join(base, "theano")) else str(tmp_path)
+    env = theano_env(root, {key: value for key, value in os.environ.items() if key != "THEANO_FLAGS"})
     env["IGAN_FORCE_CUDNN_STANDINS"] = "1"
     return env
 
@@ -168,7 +168,7 @@ def test_theano_standins_compute_cudnn_semantics(rng, tmp_path):
     expected["layer"] = cudnn_numpy.conv2d(data["lx"], data["lw"], (1, 1), (2, 2), "cross")
     np.savez(tmp_path / "in.npz", **data)
     (tmp_path / "prog.py").write_text(STANDIN_PROGRAM)
-    result = subprocess.run([python, str(tmp_path / "prog.py"), DROPINS, str(tmp_path / "in.npz"),
+    result = subprocess.run([python, str(tmp_path / "prog.py"), patcher.DROPINS_DIR, str(tmp_path / "in.npz"),
                              str(tmp_path / "out.npz")], capture_output=True, text=True, env=_theano_env(tmp_path),
                             timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -355,17 +355,13 @@ def test_patcher_names_a_missing_snippet(tmp_path):
         patcher.make_patched_copy(fake, os.path.join(fake, "mnist_svhn_cifar10", "copy"), log=lambda line: None)
 
 
-def test_harness_cuts_the_model_building_part():
+def test_harness_cuts_the_model_building_part(tmp_path):
     from improved_gan_tf2.compare import harness
 
     text = "a = 1\nlayers = []\n# load MNIST data\ndata = np.load('mnist.npz')\n"
-    path = os.path.join(ROOT, "tests", "_cut_probe.py")
-    try:
-        with open(path, "w") as stream:
-            stream.write(text)
-        assert harness.model_source(path) == "a = 1\nlayers = []\n"
-    finally:
-        os.remove(path)
+    path = tmp_path / "_cut_probe.py"
+    path.write_text(text)
+    assert harness.model_source(path) == "a = 1\nlayers = []\n"
 
 
 # ------------------------------------------------------------------------------------------- argument errors

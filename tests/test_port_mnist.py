@@ -3,6 +3,7 @@
 ``l2normalize``-d output ``W, b, W_scale``) give the Keras networks the original's outputs, checked against NumPy
 forward passes written in the original's conventions."""
 import numpy as np
+from numpy_reference import generator_batch_norm, softplus, weight_norm
 
 from improved_gan_tf2 import port
 from improved_gan_tf2.networks.mnist import mnist_discriminator, mnist_generator
@@ -31,7 +32,7 @@ def discriminator_forward(params, x):
     n_layers = len(params) // 3
     for i in range(n_layers):
         theta, scale, b = (np.asarray(a, np.float64) for a in params[3 * i:3 * i + 3])
-        w = theta * scale[None] / np.sqrt((theta ** 2).sum(axis=0))[None]
+        w = weight_norm(theta, scale, axes=0, eps=0.0)
         h = h @ w + b
         if i < n_layers - 1:
             h = np.maximum(h, 0)
@@ -55,11 +56,9 @@ def generator_forward(params, z):
     h = z.astype(np.float64)
     for i in range(2):
         w, b = (np.asarray(a, np.float64) for a in params[4 * i:4 * i + 2])
-        a = h @ w
-        a = (a - a.mean(0)) / np.sqrt(1e-6 + ((a - a.mean(0)) ** 2).mean(0)) + b
-        h = np.logaddexp(0.0, a)
+        h = softplus(generator_batch_norm(h @ w, b))
     w, b, scale = (np.asarray(a, np.float64) for a in params[8:11])
-    w = w * scale[None] / np.sqrt(1e-6 + (w ** 2).sum(axis=0))[None]
+    w = weight_norm(w, scale, axes=0)
     return 1.0 / (1.0 + np.exp(-(h @ w + b)))
 
 

@@ -11,7 +11,6 @@ Bad input (not a checkout of the original, no environment, unknown script) ends 
 exit status 2.
 """
 import argparse
-import os
 import sys
 
 from improved_gan_tf2.startup import quiet_tensorflow
@@ -93,5 +92,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.exit(main())

@@ -44,6 +44,28 @@ def theano_env(root, base=None):
     return env
 
 
+def _probe(python, root, code, log=None):
+    """``python -c code`` in ``root``'s Theano environment (output captured as text). With ``log``: through
+    :func:`_run` (the command logged, a failure raised)."""
+    cmd = [python, "-c", code]
+    if log is not None:
+        return _run(cmd, log, env=theano_env(root), cwd=root)
+    return subprocess.run(cmd, capture_output=True, text=True, env=theano_env(root), cwd=root)
+
+
+def stream_process(cmd, on_line, failure, **popen_kwargs):
+    """Run ``cmd`` (standard error merged into standard output, text) and give each output line to ``on_line`` as
+    it arrives. Returns the lines; on a non-zero exit raises ``RuntimeError(failure(returncode, lines))``."""
+    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen_kwargs)
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        on_line(line)
+    if process.wait() != 0:
+        raise RuntimeError(failure(process.returncode, lines))
+    return lines
+
+
 def setup_command(original_dir="DIR", root=None):
     return (f"python -m improved_gan_tf2.compare setup --original_dir={original_dir}"
             + (f" --env_dir={root}" if root else "") + " [--lasagne=PATH_OR_URL]")
@@ -57,8 +79,7 @@ def check_env(root, original_dir="DIR"):
         raise UsageError(f"no environment of the original in {root} (no {python}); {hint}")
     if not os.path.isfile(os.path.join(scripts_dir(root), "nn.py")):
         raise UsageError(f"no patched copy of the original's scripts in {scripts_dir(root)}; {hint}")
-    probe = subprocess.run([python, "-c", "import theano, lasagne"], capture_output=True, text=True,
-                           env=theano_env(root), cwd=root)
+    probe = _probe(python, root, "import theano, lasagne")
     if probe.returncode != 0:
         last = (probe.stderr.strip().splitlines() or ["?"])[-1]
         raise UsageError(f"the environment {root} cannot import Theano and Lasagne ({last}); {hint}")
@@ -100,9 +121,8 @@ def setup(original_dir, root=None, lasagne=None, python=None, log=print):
     os.makedirs(root, exist_ok=True)
     make_patched_copy(original_dir, scripts_dir(root), log=log)  # checks the checkout first
     python_exe = venv_python(root)
-    ready = os.path.isfile(python_exe) and subprocess.run(
-        [python_exe, "-c", "import theano, lasagne, matplotlib, six"], capture_output=True,
-        env=theano_env(root), cwd=root).returncode == 0
+    ready = os.path.isfile(python_exe) and _probe(python_exe, root,
+                                                  "import theano, lasagne, matplotlib, six").returncode == 0
     if ready:
         log(f"environment {os.path.join(root, 'venv')} already imports Theano and Lasagne; kept")
     else:
@@ -112,9 +132,8 @@ def setup(original_dir, root=None, lasagne=None, python=None, log=print):
         _run(pip + list(REQUIREMENTS), log)
         with tempfile.TemporaryDirectory() as work:
             _run(pip + ["--no-deps", _lasagne_source(lasagne or DEFAULT_LASAGNE, work, log)], log)
-    versions = _run([python_exe, "-c", "import numpy, theano, lasagne; print('numpy', numpy.__version__, "
-                     "'theano', theano.__version__, 'lasagne', lasagne.__version__)"], log,
-                    env=theano_env(root), cwd=root).stdout.strip()
+    versions = _probe(python_exe, root, "import numpy, theano, lasagne; print('numpy', numpy.__version__, "
+                      "'theano', theano.__version__, 'lasagne', lasagne.__version__)", log).stdout.strip()
     log(f"original environment ready in {root}: {versions}")
     log(f"THEANO_FLAGS={theano_env(root)['THEANO_FLAGS']}")
     return root

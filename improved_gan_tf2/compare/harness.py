@@ -21,7 +21,7 @@ With ``--gradients_at=OTHER.npz`` it only evaluates gradients at the states reco
 followed by ``train_batch_gen`` once (feature matching, on ``x_unl2[k]``) or three times (minibatch). Written to
 ``OUT.npz``: the full parameter lists (``lasagne.layers.get_all_params``, Lasagne order, non-trainable weight-norm
 scales included) of both networks before and after the init and after every step, the averaged discriminator
-parameters after every step, with ``--gradients`` the gradients of every step (trainable lists), and the losses (loss_lab, loss_unl, train_err of the discriminator call; the
+parameters after every step, the gradients of every step (trainable lists), and the losses (loss_lab, loss_unl, train_err of the discriminator call; the
 generator loss of every generator call, evaluated on the parameters that call starts from).
 
 This file is part of improved-gan-tf2 (written for the comparison tool); it imports nothing of the project.
@@ -43,10 +43,7 @@ def parse_args(argv):
     parser.add_argument("--width_scale", type=float, default=1.0)
     parser.add_argument("--gradients_at", default=None,
                         help="an OUT.npz of another run: only compute, at each of its states, the gradients that "
-                             "--gradients writes (no init, no updates); used with floatX=float64 as the reference")
-    parser.add_argument("--gradients", action="store_true",
-                        help="also write, at every step, the discriminator's gradients before its update and the generator's before "
-                             "its first update of the step")
+                             "a run writes (no init, no updates); used with floatX=float64 as the reference")
     return parser.parse_args(argv)
 
 
@@ -205,13 +202,26 @@ def main(argv=None):
         snapshot("init_disc", all_disc)
         snapshot("init_gen", all_gen)
 
-    if args.gradients or args.gradients_at:
-        weight = namespace["args"].unlabeled_weight
-        disc_cost = namespace["loss_lab"] + weight * namespace["loss_unl"]
-        disc_grads = theano.function([namespace["x_lab"], namespace["labels"], x_unl_sym],
-                                     T.grad(disc_cost, namespace["disc_params"]))
-        gen_grads = theano.function([] if minibatch else [x_unl_sym],
-                                    T.grad(namespace["loss_gen"], namespace["gen_params"]))
+    # the gradients of every step: the discriminator's before its update, the generator's before its first update
+    weight = namespace["args"].unlabeled_weight
+    disc_cost = namespace["loss_lab"] + weight * namespace["loss_unl"]
+    disc_grads = theano.function([namespace["x_lab"], namespace["labels"], x_unl_sym],
+                                 T.grad(disc_cost, namespace["disc_params"]))
+    gen_grads = theano.function([] if minibatch else [x_unl_sym],
+                                T.grad(namespace["loss_gen"], namespace["gen_params"]))
+
+    def disc_batch(k):
+        """Step k's (x_lab, y_lab, x_unl), as the discriminator's functions take them."""
+        return (inputs["x_lab"][k].astype(floatx), inputs["y_lab"][k].astype(np.int32),
+                inputs["x_unl"][k].astype(floatx))
+
+    def gen_batch(k):
+        """Step k's inputs of the generator's functions: x_unl2 (feature matching) or none (minibatch)."""
+        return [] if minibatch else [inputs["x_unl2"][k].astype(floatx)]
+
+    def record_gradients(k, network, grads):
+        for i, g in enumerate(grads):
+            out[f"step{k + 1}_grad_{network}_{i}"] = np.array(g)
 
     if args.gradients_at is not None:
         states = dict(np.load(args.gradients_at))
@@ -225,14 +235,10 @@ def main(argv=None):
             load(f"{before}_disc", all_disc)
             load(f"{before}_gen", all_gen)
             z.set_value(inputs["z_disc"][k].astype(floatx))
-            grads = disc_grads(inputs["x_lab"][k].astype(floatx), inputs["y_lab"][k].astype(np.int32),
-                               inputs["x_unl"][k].astype(floatx))
-            for i, g in enumerate(grads):
-                out[f"step{k + 1}_grad_disc_{i}"] = np.array(g)
+            record_gradients(k, "disc", disc_grads(*disc_batch(k)))
             load(f"step{k + 1}_disc", all_disc)
             z.set_value(inputs["z_gen"][k, 0].astype(floatx))
-            for i, g in enumerate(gen_grads(*([] if minibatch else [inputs["x_unl2"][k].astype(floatx)]))):
-                out[f"step{k + 1}_grad_gen_{i}"] = np.array(g)
+            record_gradients(k, "gen", gen_grads(*gen_batch(k)))
         np.savez(args.output, **out)
         print(f"harness: wrote the gradients at the states of {args.gradients_at} to {args.output} "
               f"({time.time() - started:.0f}s)", flush=True)
@@ -244,20 +250,15 @@ def main(argv=None):
     losses = np.zeros((steps, 3), np.float64)
     gen_losses = np.zeros((steps, gen_calls), np.float64)
     for k in range(steps):
-        x_lab = inputs["x_lab"][k].astype(floatx)
-        y_lab = inputs["y_lab"][k].astype(np.int32)
-        x_unl = inputs["x_unl"][k].astype(floatx)
+        x_lab, y_lab, x_unl = disc_batch(k)
         z.set_value(inputs["z_disc"][k].astype(floatx))
-        if args.gradients:
-            for i, g in enumerate(disc_grads(x_lab, y_lab, x_unl)):
-                out[f"step{k + 1}_grad_disc_{i}"] = np.array(g)
+        record_gradients(k, "disc", disc_grads(x_lab, y_lab, x_unl))
         losses[k] = [float(v) for v in namespace["train_batch_disc"](x_lab, y_lab, x_unl, lr)]
         for j in range(gen_calls):
             z.set_value(inputs["z_gen"][k, j].astype(floatx))
-            gen_inputs = [] if minibatch else [inputs["x_unl2"][k].astype(floatx)]
-            if args.gradients and j == 0:
-                for i, g in enumerate(gen_grads(*gen_inputs)):
-                    out[f"step{k + 1}_grad_gen_{i}"] = np.array(g)
+            gen_inputs = gen_batch(k)
+            if j == 0:
+                record_gradients(k, "gen", gen_grads(*gen_inputs))
             gen_losses[k, j] = float(loss_gen_fn(*gen_inputs))
             namespace["train_batch_gen"](*(gen_inputs + [lr]))
         snapshot(f"step{k + 1}_disc", all_disc)
@@ -267,8 +268,9 @@ def main(argv=None):
               f"train_err={losses[k, 2]:.4f} loss_gen={', '.join(f'{v:.6f}' for v in gen_losses[k])}", flush=True)
     out["losses"] = losses
     out["gen_losses"] = gen_losses
-    out["disc_trainable"] = np.array([p in set(namespace["disc_params"]) for p in all_disc])
-    out["gen_trainable"] = np.array([p in set(namespace["gen_params"]) for p in all_gen])
+    disc_params, gen_params = set(namespace["disc_params"]), set(namespace["gen_params"])
+    out["disc_trainable"] = np.array([p in disc_params for p in all_disc])
+    out["gen_trainable"] = np.array([p in gen_params for p in all_gen])
     np.savez(args.output, **out)
     print(f"harness: wrote {args.output} ({time.time() - started:.0f}s)", flush=True)
 

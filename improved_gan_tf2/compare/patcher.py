@@ -37,7 +37,7 @@ _DNN_STANDIN = ("import cudnn_standins  # patched: lasagne.layers.dnn, or CPU st
 _CIFAR_SVHN = [n for n in SCRIPTS if "cifar" in n or "svhn" in n]
 
 
-def _epochs_patches(file, anchor, loop, default):
+def _epochs_patches(file, anchor, default):
     return [
         Patch(file, anchor, anchor + f"parser.add_argument('--epochs', type=int, default={default})\n",
               f"add an --epochs flag (default {default})", "run mode trains for a given number of epochs"),
@@ -76,17 +76,17 @@ def all_patches() -> List[Patch]:
                              "range(trainx_unl.shape[0]//txs.shape[0])", "tile the labelled set with //",
                              "Python 3's / gives a float, which range() rejects"))
     patches += _epochs_patches("train_mnist_feature_matching.py",
-                               "parser.add_argument('--count', type=int, default=10)\n", None, 300)
+                               "parser.add_argument('--count', type=int, default=10)\n", 300)
     for name in _CIFAR_SVHN:
         file = name + ".py"
         patches.append(Patch(file, _DNN_IMPORT, _DNN_STANDIN, "lasagne.layers.dnn through cudnn_standins",
                              "lasagne.layers.dnn does not import without a GPU with cuDNN"))
         if "cifar" in name:
             anchor = "parser.add_argument('--data_dir', type=str, default='/home/tim/data/cifar-10-python')\n"
-            patches += _epochs_patches(file, anchor, None, 1200)
+            patches += _epochs_patches(file, anchor, 1200)
         else:
             anchor = "parser.add_argument('--data_dir', type=str, default='/home/tim/data')\n"
-            patches += _epochs_patches(file, anchor, None, 900)
+            patches += _epochs_patches(file, anchor, 900)
             patches.append(Patch(file, "import scipy.misc\n",
                                  "import scipy.misc\nimport py3_compat\nscipy.misc.imsave = py3_compat.imsave\n",
                                  "scipy.misc.imsave from py3_compat", "SciPy 1.2 removed scipy.misc.imsave"))

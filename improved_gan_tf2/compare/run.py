@@ -13,20 +13,20 @@ Sides and seeds run one after another (never two at once), so that the seconds p
 import json
 import os
 import re
-import subprocess
 import sys
 import time
 
 from improved_gan_tf2.compare import env as original_env
-from improved_gan_tf2.compare.scripts import UsageError
+from improved_gan_tf2.compare.scripts import SCRIPTS, UsageError
 
 LINE = re.compile(r"^Iteration (\d+), time = (\d+)s, loss_lab = ([-\d.naif]+), loss_unl = ([-\d.naif]+), "
                   r"train err = ([-\d.naif]+), test err = ([-\d.naif]+)", re.M)
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SYNTHETIC_COUNT = 40  # labelled examples per class of the synthetic sets (100 images per class)
-RUN_MODE_SCRIPTS = ("train_mnist_feature_matching", "train_cifar_feature_matching",
-                    "train_cifar_minibatch_discrimination", "train_svhn_feature_matching",
-                    "train_svhn_minibatch_discrimination")
+#: The scripts run mode trains: all but the custom-labels one (it needs a file of noisy labels), MNIST first.
+RUN_MODE_SCRIPTS = tuple(sorted((name for name, script in SCRIPTS.items()
+                                 if script.experiment.labelled_choice != "custom"),
+                                key=lambda name: SCRIPTS[name].dataset != "mnist"))
 
 
 def parse_epochs(text):
@@ -69,25 +69,28 @@ def _run_side(cmd, cwd, env, log_path, log):
     log("$ " + " ".join(cmd))
     env = dict(env, PYTHONUNBUFFERED="1")
     started = time.time()
-    stamps, lines = [], []
+    stamps = []
     with open(log_path, "w") as stream:
-        process = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   text=True)
-        for line in process.stdout:
+        def on_line(line):
             stream.write(line)
             stream.flush()
-            lines.append(line)
             if LINE.match(line):
                 stamps.append(time.time())
-        process.wait()
+
+        def failure(returncode, lines):
+            tail = " | ".join("".join(lines).strip().splitlines()[-3:])
+            return f"{cmd[1]} failed (exit {returncode}; log {log_path}): {tail}"
+
+        lines = original_env.stream_process(cmd, on_line, failure, cwd=cwd, env=env)
     elapsed = time.time() - started
-    text = "".join(lines)
-    if process.returncode != 0:
-        tail = " | ".join(text.strip().splitlines()[-3:])
-        raise RuntimeError(f"{cmd[1]} failed (exit {process.returncode}; log {log_path}): {tail}")
-    epochs = parse_epochs(text)
+    epochs = parse_epochs("".join(lines))
     per_epoch = (stamps[-1] - stamps[0]) / (len(stamps) - 1) if len(stamps) > 1 else elapsed
     return epochs, elapsed, per_epoch
+
+
+def _seed_data_flag(script, seed):
+    """``--seed_data=S`` for the scripts that have the flag (all but train_cifar_minibatch_discrimination)."""
+    return [f"--seed_data={seed}"] if "seed_data" in script.experiment.default_flags() else []
 
 
 def run_run_mode(script, args, log=print):
@@ -122,16 +125,14 @@ def run_run_mode(script, args, log=print):
             log_path = os.path.join(out, f"{key}.log")
             if side == "original":
                 cmd = [python, os.path.join(original_env.scripts_dir(root), script.file), f"--seed={seed}",
-                       f"--epochs={args.epochs}"] + ([f"--seed_data={seed}"] if script.name !=
-                                                      "train_cifar_minibatch_discrimination" else [])
+                       f"--epochs={args.epochs}"] + _seed_data_flag(script, seed)
                 if script.dataset != "mnist":
                     cmd += [f"--data_dir={data_dir}", f"--count={SYNTHETIC_COUNT}"]
                 epochs, elapsed, per_epoch = _run_side(cmd, data_dir, original_env.theano_env(root), log_path, log)
             else:
                 cmd = [sys.executable, os.path.join(ROOT, "mnist_svhn_cifar", script.file), f"--seed={seed}",
                        f"--epochs={args.epochs}", f"--out_dir={os.path.join(out, key)}"] + port_args + (
-                    [f"--count={SYNTHETIC_COUNT}"] if script.dataset != "mnist" else []) + (
-                    [f"--seed_data={seed}"] if script.name != "train_cifar_minibatch_discrimination" else [])
+                    [f"--count={SYNTHETIC_COUNT}"] if script.dataset != "mnist" else []) + _seed_data_flag(script, seed)
                 epochs, elapsed, per_epoch = _run_side(cmd, out, port_env, log_path, log)
             if len(epochs) != args.epochs:
                 raise RuntimeError(f"{key}: parsed {len(epochs)} epoch lines of {args.epochs} (log {log_path})")

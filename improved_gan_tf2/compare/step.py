@@ -25,14 +25,15 @@ step, or its gradients at the original's states passed at every step (see :class
 both sides within 1e-6, or float32 ones within twice the original's own float32 error; such tensors are listed by
 name); a gradient that passes neither fails.
 """
+import contextlib
 import os
-import subprocess
 import tempfile
 import time
 
 import numpy as np
 
 from improved_gan_tf2.compare import env as original_env
+from improved_gan_tf2.compare.run import SYNTHETIC_COUNT
 from improved_gan_tf2.compare.scripts import UsageError
 
 BATCH = 100
@@ -78,7 +79,7 @@ def to_original_layout(x):
 def make_inputs(script, steps, seed, x_train, y_train):
     """The step-mode inputs in the port's layout (images) -- see the module docstring."""
     rng = np.random.RandomState(seed)
-    count = 10 if script.dataset == "mnist" else 40
+    count = 10 if script.dataset == "mnist" else SYNTHETIC_COUNT
     labelled = np.concatenate([rng.permutation(np.flatnonzero(y_train == c))[:count] for c in range(10)])
     gen_calls = script.generator_steps
     inputs = {
@@ -115,23 +116,23 @@ def run_harness(python, root, script, inputs_path, output_path, width_scale, log
                 gradients_at=None):
     harness = os.path.join(os.path.dirname(os.path.abspath(__file__)), "harness.py")
     cmd = [python, harness, f"--scripts_dir={original_env.scripts_dir(root)}", f"--script={script.name}",
-           f"--inputs={inputs_path}", f"--output={output_path}", f"--width_scale={width_scale}", "--gradients"]
+           f"--inputs={inputs_path}", f"--output={output_path}", f"--width_scale={width_scale}"]
     if gradients_at:
         cmd.append(f"--gradients_at={gradients_at}")
     env = original_env.theano_env(root)
     if floatx != "float32":  # the last occurrence of a Theano flag wins
         env["THEANO_FLAGS"] += f",floatX={floatx}"
-    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                               cwd=os.path.dirname(output_path))
-    lines = []
     label = "original" if floatx == "float32" else f"original({floatx})"
-    for line in process.stdout:
-        lines.append(line.rstrip())
+
+    def on_line(line):
         if line.startswith("harness:"):
             log(label + " " + line.rstrip())
-    if process.wait() != 0:
-        tail = "\n".join(lines[-25:])
-        raise RuntimeError(f"the original's harness failed (exit {process.returncode}):\n{tail}")
+
+    def failure(returncode, lines):
+        tail = "\n".join(line.rstrip() for line in lines[-25:])
+        return f"the original's harness failed (exit {returncode}):\n{tail}"
+
+    original_env.stream_process(cmd, on_line, failure, env=env, cwd=os.path.dirname(output_path))
     with np.load(output_path) as data:
         return {k: data[k] for k in data.files}
 
@@ -144,27 +145,42 @@ def original_list(result, prefix):
 # ------------------------------------------------------------------------------------------------- port
 
 
+@contextlib.contextmanager
+def keras_floatx(dtype, networks=False):
+    """Keras' floatx set to ``dtype`` inside the block (constants Keras creates follow it). With ``networks=True``
+    also the global dtype policy (once materialised, it no longer follows floatx) and the CIFAR/SVHN networks'
+    float32 output layers' dtype, so that networks built inside compute in ``dtype``."""
+    import keras
+
+    floatx = keras.config.floatx()
+    if networks:
+        import improved_gan_tf2.networks.cifar_svhn as cifar_svhn
+
+        policy, output_dtype = keras.config.dtype_policy(), cifar_svhn.OUTPUT_DTYPE
+    keras.config.set_floatx(dtype)
+    if networks:
+        keras.config.set_dtype_policy(dtype)
+        cifar_svhn.OUTPUT_DTYPE = dtype
+    try:
+        yield
+    finally:
+        keras.config.set_floatx(floatx)
+        if networks:
+            keras.config.set_dtype_policy(policy)
+            cifar_svhn.OUTPUT_DTYPE = output_dtype
+
+
 def build_port(script, width_scale, dtype="float32"):
     """The port's GAN for ``script``, its Gaussian noise and dropout set to 0 (as the harness does). With
     ``dtype="float64"`` every layer computes in float64 (Keras' floatx, and the CIFAR/SVHN networks' float32
     output layers, during the build)."""
     import keras
 
-    import improved_gan_tf2.networks.cifar_svhn as cifar_svhn
     from improved_gan_tf2.layers import GaussianNoise
 
     if dtype != "float32":
-        # the global dtype policy, once materialised, no longer follows floatx: set both
-        floatx, policy, output_dtype = keras.config.floatx(), keras.config.dtype_policy(), cifar_svhn.OUTPUT_DTYPE
-        keras.config.set_floatx(dtype)
-        keras.config.set_dtype_policy(dtype)
-        cifar_svhn.OUTPUT_DTYPE = dtype
-        try:
+        with keras_floatx(dtype, networks=True):
             return build_port(script, width_scale)
-        finally:
-            keras.config.set_floatx(floatx)
-            keras.config.set_dtype_policy(policy)
-            cifar_svhn.OUTPUT_DTYPE = output_dtype
 
     from improved_gan_tf2 import experiments
 
@@ -241,23 +257,6 @@ class SameState:
         self.gen_slots = [s for s in port.original_parameter_slots(self.gan.generator)
                           if s.trainable and s.variable is not None]
 
-    def _floatx(self):
-        """Keras' floatx set to this instance's dtype while it computes (constants Keras creates follow it)."""
-        import contextlib
-
-        import keras
-
-        @contextlib.contextmanager
-        def scope():
-            previous = keras.config.floatx()
-            keras.config.set_floatx(self.dtype)
-            try:
-                yield
-            finally:
-                keras.config.set_floatx(previous)
-
-        return scope()
-
     def _load(self, disc, gen):
         from improved_gan_tf2 import port
 
@@ -267,46 +266,40 @@ class SameState:
             port.load_original_params(self.gan.generator, gen)
 
     def disc_gradients(self, disc, gen, batch, z):
-        """The discriminator cost's gradients as ``train_step`` computes them, in the original's layout."""
-        with self._floatx():
-            return self._disc_gradients(disc, gen, batch, z)
-
-    def _disc_gradients(self, disc, gen, batch, z):
+        """The discriminator cost's gradients as ``train_step`` computes them, in the original's layout (Keras'
+        floatx set to this instance's dtype while it computes)."""
         import tensorflow as tf
 
         from improved_gan_tf2 import losses
 
-        self._load(disc, gen)
-        gan = self.gan
-        x_lab, y_lab, x_unl, _ = batch
-        x_lab, x_unl = tf.cast(x_lab, self.dtype), tf.cast(x_unl, self.dtype)
-        generated = tf.cast(gan.generator(tf.cast(z, self.dtype), training=True), self.dtype)
-        with tf.GradientTape() as tape:
-            (logits_lab, _), (logits_unl, _), (logits_gen, _) = gan._discriminate([x_lab, x_unl, generated])
-            loss = losses.supervised_loss(logits_lab, y_lab) + gan.unlabeled_weight * losses.unsupervised_loss(
-                logits_unl, logits_gen, gan.label_smoothing)
-        grads = tape.gradient(loss, [s.variable for s in self.disc_slots])
-        return [s.to_original(np.asarray(g)) for s, g in zip(self.disc_slots, grads)]
+        with keras_floatx(self.dtype):
+            self._load(disc, gen)
+            gan = self.gan
+            x_lab, y_lab, x_unl, _ = batch
+            x_lab, x_unl = tf.cast(x_lab, self.dtype), tf.cast(x_unl, self.dtype)
+            generated = tf.cast(gan.generator(tf.cast(z, self.dtype), training=True), self.dtype)
+            with tf.GradientTape() as tape:
+                (logits_lab, _), (logits_unl, _), (logits_gen, _) = gan._discriminate([x_lab, x_unl, generated])
+                loss = losses.supervised_loss(logits_lab, y_lab) + gan.unlabeled_weight * losses.unsupervised_loss(
+                    logits_unl, logits_gen, gan.label_smoothing)
+            grads = tape.gradient(loss, [s.variable for s in self.disc_slots])
+            return [s.to_original(np.asarray(g)) for s, g in zip(self.disc_slots, grads)]
 
     def gen_gradients(self, disc, gen, batch, z):
-        """The generator cost's gradients as ``train_step`` computes them (its first generator update)."""
-        with self._floatx():
-            return self._gen_gradients(disc, gen, batch, z)
-
-    def _gen_gradients(self, disc, gen, batch, z):
+        """The generator cost's gradients as ``train_step`` computes them (its first generator update), with Keras'
+        floatx set to this instance's dtype."""
         import tensorflow as tf
 
-        from improved_gan_tf2 import losses
-
-        self._load(disc, gen)
-        gan = self.gan
-        features_real = None
-        if gan.generator_loss == "feature_matching":
-            _, features_real = gan.discriminator(tf.cast(batch[3], self.dtype), training=True)
-        with tf.GradientTape() as tape:
-            loss = gan.generator_loss_of(tf.cast(z, self.dtype), features_real)
-        grads = tape.gradient(loss, [s.variable for s in self.gen_slots])
-        return [s.to_original(np.asarray(g)) for s, g in zip(self.gen_slots, grads)]
+        with keras_floatx(self.dtype):
+            self._load(disc, gen)
+            gan = self.gan
+            features_real = None
+            if gan.generator_loss == "feature_matching":
+                _, features_real = gan.discriminator(tf.cast(batch[3], self.dtype), training=True)
+            with tf.GradientTape() as tape:
+                loss = gan.generator_loss_of(tf.cast(z, self.dtype), features_real)
+            grads = tape.gradient(loss, [s.variable for s in self.gen_slots])
+            return [s.to_original(np.asarray(g)) for s, g in zip(self.gen_slots, grads)]
 
     def adam_first_step(self, network, params, gradients, learning_rate):
         """The port's ``OriginalAdam`` (t = 1, zero moments) applied to the original's parameters with the
@@ -325,13 +318,6 @@ class SameState:
         optimizer.apply_gradients([(np.asarray(s.to_keras(g), np.float32), v)
                                    for s, g, v in zip(slots, gradients, variables)])
         return [s.to_original(np.asarray(v.numpy())) for s, v in zip(slots, variables)]
-
-
-def small_gradient_share(gradient, learning_rate=None):
-    """Fraction of elements with ``|g| < 1e-4``: there ``lr g / sqrt(g^2 + 1e-8)``, Adam's first step, divides by
-    about 1e-4 instead of ``|g|``, so an absolute round-off ``e`` in ``g`` moves the parameter by ``lr e / 1e-4``."""
-    g = np.abs(np.asarray(gradient))
-    return float((g < 1e-4).mean()) if g.size else 0.0
 
 
 # ------------------------------------------------------------------------------------------- comparison
@@ -382,7 +368,7 @@ class Report:
     def __init__(self, log):
         self.log = log
         self.first_failure = None
-        self.max_diff = 0.0        # largest port-vs-original parameter difference of the counted groups
+        self.max_diff = 0.0        # largest port-vs-original parameter difference of the compared groups
         self.grad_ok = {}          # (group, name) -> the port's gradient passed at every step so far
         self.accepted = {}         # (group, name) -> (step, port diff, original's own spread or None)
 
@@ -419,8 +405,7 @@ class Report:
         self.log(f"  grad-{group:<4} max {worst:.3e}  (port vs original in float32, gradients at the original's state)")
         return worst
 
-    def tensors(self, step, group, names, originals, ports, tol, counted=True, note="", controls=None,
-                grad_group=None):
+    def tensors(self, step, group, names, originals, ports, tol, note="", controls=None, grad_group=None):
         worst = 0.0
         controls = controls if controls is not None else [None] * len(names)
         for name, a, b, c in zip(names, originals, ports, controls):
@@ -429,17 +414,14 @@ class Report:
             spread = rel_diff(c, a) if c is not None else None
             extra = f"  original f32-vs-f64 {spread:.2e}" if spread is not None else ""
             flag = ""
-            if d > tol and not counted:
-                flag = "  (not counted)"
-            elif d > tol and grad_group is not None and self.grad_ok.get((grad_group, name), False):
+            if d > tol and grad_group is not None and self.grad_ok.get((grad_group, name), False):
                 flag = "  (accepted: its gradients passed at every step)"
                 self.accepted.setdefault((group, name), (step, d, spread))
             elif d > tol:
                 flag = "  <-- exceeds %.0e" % tol
                 self._fail(f"step {step}, {group} tensor {name}: rel diff {d:.3e} > {tol:.0e}")
             self.log(f"  {group:<9} {name:<52} {str(tuple(np.shape(a))):<18} {d:.3e}{extra}{flag}")
-        if counted:
-            self.max_diff = max(self.max_diff, worst)
+        self.max_diff = max(self.max_diff, worst)
         self.log(f"  {group:<9} max {worst:.3e}{note}")
         return worst
 
@@ -519,8 +501,8 @@ def run_step_mode(script, args, log=print):
     report = Report(log)
     same = SameState(script, width_scale)
     same64 = SameState(script, width_scale, "float64") if reference is not None else None
-    gen_lists = [original_list(result, "init_gen")] + [original_list(result, f"step{k}_gen")
-                                                       for k in range(1, args.steps + 1)]
+    init_disc, init_gen = original_list(result, "init_disc"), original_list(result, "init_gen")
+    gen_lists = [init_gen] + [original_list(result, f"step{k}_gen") for k in range(1, args.steps + 1)]
 
     # init: the original's pre-init parameters, the port's own data-dependent init on the same batch and z
     port.load_original_params(gan.discriminator, original_list(result, "pre_disc"))
@@ -530,17 +512,14 @@ def run_step_mode(script, args, log=print):
     feed.check_empty("init")
     disc_now, gen_now = port_lists(gan)
     log("init (the port's data-dependent init from the original's initial parameters):")
-    report.tensors(0, "disc", disc_names, original_list(result, "init_disc"), disc_now, INIT_TOL,
-                   controls=controls("init_disc"))
-    report.tensors(0, "gen", gen_names, original_list(result, "init_gen"), gen_now, INIT_TOL,
-                   controls=controls("init_gen"))
+    report.tensors(0, "disc", disc_names, init_disc, disc_now, INIT_TOL, controls=controls("init_disc"))
+    report.tensors(0, "gen", gen_names, init_gen, gen_now, INIT_TOL, controls=controls("init_gen"))
 
     # steps from the original's post-init parameters
-    port.load_original_params(gan.discriminator, original_list(result, "init_disc"))
-    port.load_original_params(gan.generator, original_list(result, "init_gen"))
+    port.load_original_params(gan.discriminator, init_disc)
+    port.load_original_params(gan.generator, init_gen)
     set_port_averages_to_zero(gan)
-    trajectory = [original_list(result, "init_disc")] + [original_list(result, f"step{k}_disc")
-                                                         for k in range(1, args.steps + 1)]
+    trajectory = [init_disc] + [original_list(result, f"step{k}_disc") for k in range(1, args.steps + 1)]
     before = predicted_averages(trajectory, disc_mask)
     average_notes = []
     for k in range(1, args.steps + 1):

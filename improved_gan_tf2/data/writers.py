@@ -22,9 +22,17 @@ import struct
 
 import numpy as np
 
-CIFAR_BATCHES_DIR = "cifar-10-batches-py"
-CIFAR_TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
-SVHN_SUBDIR = "svhn"
+from .cifar10 import BATCHES_DIR as CIFAR_BATCHES_DIR, TEST_FILES as CIFAR_TEST_FILES
+from .cifar10 import TRAIN_FILES as CIFAR_TRAIN_FILES
+from .svhn import FILES as SVHN_FILES, SUBDIR as SVHN_SUBDIR
+
+
+def _check_images(images):
+    """``images`` as an array, which must be uint8 (n, 32, 32, 3)."""
+    images = np.asarray(images)
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (32, 32, 3):
+        raise ValueError(f"expected uint8 images (n, 32, 32, 3), got {images.dtype} {images.shape}")
+    return images
 
 
 # ----------------------------------------------------------------------------------------------------- MNIST
@@ -94,9 +102,7 @@ class _Py2Pickler(pickle._Pickler):  # the pure-Python pickler: its dispatch tab
 
 def cifar_batch_bytes(images_nhwc, labels, batch_label):
     """One pickled CIFAR-10 batch (protocol 2) of uint8 NHWC ``images`` and integer ``labels``."""
-    images = np.asarray(images_nhwc)
-    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (32, 32, 3):
-        raise ValueError(f"expected uint8 images (n, 32, 32, 3), got {images.dtype} {images.shape}")
+    images = _check_images(images_nhwc)
     data = np.ascontiguousarray(images.transpose(0, 3, 1, 2).reshape(len(images), 3072))
     labels = [int(v) for v in np.asarray(labels).reshape(-1)]
     if len(labels) != len(data):
@@ -122,7 +128,7 @@ def write_cifar10_batches(data_dir, x_train, y_train, x_test, y_test):
         with open(os.path.join(folder, name), "wb") as stream:
             stream.write(cifar_batch_bytes(np.asarray(x_train)[idx], np.asarray(y_train)[idx],
                                            f"training batch {i} of 5"))
-    with open(os.path.join(folder, "test_batch"), "wb") as stream:
+    with open(os.path.join(folder, CIFAR_TEST_FILES[0]), "wb") as stream:
         stream.write(cifar_batch_bytes(x_test, y_test, "testing batch 1 of 1"))
     return folder
 
@@ -138,12 +144,10 @@ def write_svhn_mat(data_dir, x_train, y_train, x_test, y_test):
     folder = os.path.join(os.fspath(data_dir), SVHN_SUBDIR)
     os.makedirs(folder, exist_ok=True)
     for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
-        x = np.asarray(x)
-        if x.dtype != np.uint8 or x.ndim != 4 or x.shape[1:] != (32, 32, 3):
-            raise ValueError(f"expected uint8 images (n, 32, 32, 3), got {x.dtype} {x.shape}")
+        x = _check_images(x)
         y = np.asarray(y).reshape(-1).astype(np.uint8)
         y = np.where(y == 0, 10, y).astype(np.uint8).reshape(-1, 1)
-        savemat(os.path.join(folder, f"{split}_32x32.mat"), {"X": np.ascontiguousarray(x.transpose(1, 2, 3, 0)),
+        savemat(os.path.join(folder, SVHN_FILES[split]), {"X": np.ascontiguousarray(x.transpose(1, 2, 3, 0)),
                                                              "y": y}, do_compression=False)
     return folder
 
