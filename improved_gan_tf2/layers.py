@@ -961,9 +961,11 @@ class MinibatchDiscrimination(_MinibatchFeatures):
         kernel = tf.convert_to_tensor(self.kernel)
         return kernel * (tf.exp(self.log_weight_scale) / tf.sqrt(tf.reduce_sum(tf.square(kernel), axis=0)))
 
-    def _project(self, flat):
-        """``M = x . W`` (``n x B x C``); float32 for 16-bit inputs (see the class docstring)."""
-        return tf.tensordot(_float32_if_16bit(flat), self.projection(), axes=[[1], [0]])
+    def _project(self, flat, projection=None):
+        """``M = x . W`` (``n x B x C``); float32 for 16-bit inputs (see the class docstring). ``projection``:
+        ``W`` if already computed (default: :meth:`projection`)."""
+        projection = self.projection() if projection is None else projection
+        return tf.tensordot(_float32_if_16bit(flat), projection, axes=[[1], [0]])
 
     def l1_distances(self, inputs):
         """``abs_dif[i, b, j]`` of the original, with 1e6 on the diagonal. Returns (flat inputs, distances)."""
@@ -978,7 +980,8 @@ class MinibatchDiscrimination(_MinibatchFeatures):
             _assert_stored(self, self.inference_state_stored)
             flat = _flatten(inputs)
             reference = tf.cast(self.reference_inputs, flat.dtype)
-            distances = pairwise_l1(self._project(flat), self._project(reference))
+            projection = self.projection()
+            distances = pairwise_l1(self._project(flat, projection), self._project(reference, projection))
             features = tf.reduce_sum(tf.exp(-distances), axis=2) + self.bias
             return tf.concat([flat, tf.cast(features, flat.dtype)], axis=1)
         _check_rows(inputs, 2, f"{self.name}: MinibatchDiscrimination compares each example with the other examples "
