@@ -430,7 +430,7 @@ class MnistWeightNormDense(WeightNormDense):
         self._add_weight_norm_weights((int(np.prod(input_shape[1:])), self.units), self.units)
 
     def _prepare_inputs(self, inputs):
-        return tf.reshape(inputs, [-1, int(np.prod(inputs.shape[1:]))]) if len(inputs.shape) > 2 else inputs
+        return _flatten(inputs) if len(inputs.shape) > 2 else inputs
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.units)
@@ -1212,7 +1212,7 @@ class VirtualBatchNorm(keras.layers.Layer):
             live_mean = new_coeff * own_mean + (1.0 - new_coeff) * self.reference_mean
             live_mean_sq = new_coeff * own_mean_sq + (1.0 - new_coeff) * self.reference_mean_sq
             outputs = self._normalize(x, live_mean, live_mean_sq)
-            return tf.cast(outputs[:, 0, 0, :] if rank2 else outputs, inputs.dtype)
+            return self._restore_layout(outputs, rank2, inputs.dtype)
         _check_rows(x, self.reference_size, f"{self.name}: VirtualBatchNorm needs the {self.reference_size} "
                                             "reference rows first in the batch; concatenate the reference batch "
                                             "before the live batch (PrependReferenceBatch does), or use "
@@ -1233,7 +1233,12 @@ class VirtualBatchNorm(keras.layers.Layer):
             [self._normalize(reference, ref_mean, ref_mean_sq), self._normalize(live, live_mean, live_mean_sq)],
             axis=0,
         )
-        return tf.cast(outputs[:, 0, 0, :] if rank2 else outputs, inputs.dtype)
+        return self._restore_layout(outputs, rank2, inputs.dtype)
+
+    @staticmethod
+    def _restore_layout(outputs, rank2, dtype):
+        """The NHWC view's ``outputs`` back in the input's rank (``N x C`` for a rank-2 input) and dtype."""
+        return tf.cast(outputs[:, 0, 0, :] if rank2 else outputs, dtype)
 
     def _own_statistics(self, live):
         if self.per_pixel:
