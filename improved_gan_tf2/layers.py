@@ -101,7 +101,6 @@ def _refuse_convolution_arguments(layer_name, kwargs, dilation=True):
                 "cannot dilate.")
         _refuse(layer_name, kwargs, "output_padding", (None,),
                 "the output size is fixed by padding and strides (strides x input for 'half' and 'same').")
-    _refuse(layer_name, kwargs, "lora_rank", (None,), "LoRA is not implemented for the weight-normalized layers.")
 
 
 def _check_rows(x, minimum, message, per_row=1):
@@ -658,6 +657,7 @@ class Deconv2D(_TransposedConvGeometry, keras.layers.Layer):
                  use_bias=True, kernel_initializer=None, bias_initializer="zeros", kernel_regularizer=None,
                  bias_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
         _refuse_convolution_arguments(type(self).__name__, kwargs, dilation=False)
+        _refuse(type(self).__name__, kwargs, "lora_rank", (None,), "LoRA is not implemented for Deconv2D.")
         super().__init__(**kwargs)
         self._set_geometry(filters, kernel_size, strides, padding, flip_kernel)
         self.activation = keras.activations.get(activation)
