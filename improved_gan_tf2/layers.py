@@ -101,7 +101,6 @@ def _refuse_convolution_arguments(layer_name, kwargs, dilation=True):
                 "cannot dilate.")
         _refuse(layer_name, kwargs, "output_padding", (None,),
                 "the output size is fixed by padding and strides (strides x input for 'half' and 'same').")
-    _refuse(layer_name, kwargs, "lora_rank", (None,), "LoRA is not implemented for the weight-normalized layers.")
 
 
 def _check_rows(x, minimum, message, per_row=1):
@@ -147,6 +146,35 @@ def _uses_stored_state(inference, training):
     """True when a layer with ``inference`` computes from its stored state: ``"stored"``, ``training`` off, and not
     in the reference pass or the init pass."""
     return inference == "stored" and not training and not in_reference_pass() and not in_init_pass()
+
+
+def _add_stored_state(layer, weights, autocast=False):
+    """Add the state of a layer with ``inference="stored"``: each ``(name, shape, initializer)`` of ``weights``, in
+    order, as a non-trainable weight set as ``layer.<name>``, then the ``inference_state_stored`` flag."""
+    for name, shape, initializer in weights:
+        setattr(layer, name, layer.add_weight(name=name, shape=shape, initializer=initializer, trainable=False,
+                                              autocast=autocast))
+    layer.inference_state_stored = _add_stored_flag(layer)
+
+
+def _computes_from_stored_state(layer, training):
+    """:func:`_uses_stored_state` for ``layer``; when true, also check that its state has been stored."""
+    if not _uses_stored_state(layer.inference, training):
+        return False
+    _assert_stored(layer, layer.inference_state_stored)
+    return True
+
+
+def _records_stored_state(layer):
+    """True in the reference pass of a layer with ``inference="stored"``: it then stores its state."""
+    return layer.inference == "stored" and in_reference_pass()
+
+
+def _store_state(layer, **values):
+    """Assign ``values`` (weight attribute name -> value), in order, to ``layer``'s state and set its flag."""
+    for name, value in values.items():
+        getattr(layer, name).assign(value)
+    layer.inference_state_stored.assign(1.0)
 
 
 # ---------------------------------------------------------------- weight norm
@@ -430,7 +458,7 @@ class MnistWeightNormDense(WeightNormDense):
         self._add_weight_norm_weights((int(np.prod(input_shape[1:])), self.units), self.units)
 
     def _prepare_inputs(self, inputs):
-        return tf.reshape(inputs, [-1, int(np.prod(inputs.shape[1:]))]) if len(inputs.shape) > 2 else inputs
+        return _flatten(inputs) if len(inputs.shape) > 2 else inputs
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.units)
@@ -658,6 +686,7 @@ class Deconv2D(_TransposedConvGeometry, keras.layers.Layer):
                  use_bias=True, kernel_initializer=None, bias_initializer="zeros", kernel_regularizer=None,
                  bias_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
         _refuse_convolution_arguments(type(self).__name__, kwargs, dilation=False)
+        _refuse(type(self).__name__, kwargs, "lora_rank", (None,), "LoRA is not implemented for Deconv2D.")
         super().__init__(**kwargs)
         self._set_geometry(filters, kernel_size, strides, padding, flip_kernel)
         self.activation = keras.activations.get(activation)
@@ -869,14 +898,10 @@ class _MinibatchFeatures(keras.layers.Layer):
 
     def _add_reference_weights(self, num_inputs, rows):
         if self.inference == "stored":
-            self.reference_inputs = self.add_weight(
-                name="reference_inputs", shape=(rows, num_inputs), initializer="zeros", trainable=False
-            )
-            self.inference_state_stored = _add_stored_flag(self)
+            _add_stored_state(self, [("reference_inputs", (rows, num_inputs), "zeros")], autocast=True)
 
     def _store_reference(self, rows):
-        self.reference_inputs.assign(tf.cast(rows, self.reference_inputs.dtype))
-        self.inference_state_stored.assign(1.0)
+        _store_state(self, reference_inputs=tf.cast(rows, self.reference_inputs.dtype))
 
     def get_config(self):
         config = super().get_config()
@@ -961,9 +986,11 @@ class MinibatchDiscrimination(_MinibatchFeatures):
         kernel = tf.convert_to_tensor(self.kernel)
         return kernel * (tf.exp(self.log_weight_scale) / tf.sqrt(tf.reduce_sum(tf.square(kernel), axis=0)))
 
-    def _project(self, flat):
-        """``M = x . W`` (``n x B x C``); float32 for 16-bit inputs (see the class docstring)."""
-        return tf.tensordot(_float32_if_16bit(flat), self.projection(), axes=[[1], [0]])
+    def _project(self, flat, projection=None):
+        """``M = x . W`` (``n x B x C``); float32 for 16-bit inputs (see the class docstring). ``projection``:
+        ``W`` if already computed (default: :meth:`projection`)."""
+        projection = self.projection() if projection is None else projection
+        return tf.tensordot(_float32_if_16bit(flat), projection, axes=[[1], [0]])
 
     def l1_distances(self, inputs):
         """``abs_dif[i, b, j]`` of the original, with 1e6 on the diagonal. Returns (flat inputs, distances)."""
@@ -974,11 +1001,11 @@ class MinibatchDiscrimination(_MinibatchFeatures):
 
     def call(self, inputs, training=None):
         inputs = tf.convert_to_tensor(inputs)
-        if _uses_stored_state(self.inference, training):
-            _assert_stored(self, self.inference_state_stored)
+        if _computes_from_stored_state(self, training):
             flat = _flatten(inputs)
             reference = tf.cast(self.reference_inputs, flat.dtype)
-            distances = pairwise_l1(self._project(flat), self._project(reference))
+            projection = self.projection()
+            distances = pairwise_l1(self._project(flat, projection), self._project(reference, projection))
             features = tf.reduce_sum(tf.exp(-distances), axis=2) + self.bias
             return tf.concat([flat, tf.cast(features, flat.dtype)], axis=1)
         _check_rows(inputs, 2, f"{self.name}: MinibatchDiscrimination compares each example with the other examples "
@@ -996,7 +1023,7 @@ class MinibatchDiscrimination(_MinibatchFeatures):
             features = features - mean_features
         else:
             features = tf.reduce_sum(tf.exp(-distances), axis=2) + self.bias
-        if self.inference == "stored" and in_reference_pass():
+        if _records_stored_state(self):
             _check_rows(flat, self.reference_size, f"{self.name}: the reference pass needs at least reference_size="
                                                    f"{self.reference_size} rows to store.")
             self._store_reference(flat[:self.reference_size])
@@ -1071,18 +1098,13 @@ class GeneratorBatchNorm(keras.layers.Layer):
             self.add_weight(name="gamma", shape=channels, initializer="ones", autocast=False) if self.scale else None
         )
         if self.inference == "stored":
-            self.reference_mean = self.add_weight(name="reference_mean", shape=channels, initializer="zeros",
-                                                  trainable=False, autocast=False)
-            self.reference_variance = self.add_weight(name="reference_variance", shape=channels,
-                                                      initializer="ones", trainable=False, autocast=False)
-            self.inference_state_stored = _add_stored_flag(self)
+            _add_stored_state(self, [("reference_mean", channels, "zeros"), ("reference_variance", channels, "ones")])
 
     def call(self, inputs, training=None):
         inputs = tf.convert_to_tensor(inputs)
         x = _float32_if_16bit(inputs)
         axes = list(range(len(x.shape) - 1))
-        if _uses_stored_state(self.inference, training):
-            _assert_stored(self, self.inference_state_stored)
+        if _computes_from_stored_state(self, training):
             centred = x - self.reference_mean
             variance = self.reference_variance
         else:
@@ -1094,10 +1116,8 @@ class GeneratorBatchNorm(keras.layers.Layer):
             mean = tf.reduce_mean(x, axis=axes)
             centred = x - mean
             variance = tf.reduce_mean(tf.square(centred), axis=axes)
-            if self.inference == "stored" and in_reference_pass():
-                self.reference_mean.assign(mean)
-                self.reference_variance.assign(variance)
-                self.inference_state_stored.assign(1.0)
+            if _records_stored_state(self):
+                _store_state(self, reference_mean=mean, reference_variance=variance)
         outputs = centred / tf.sqrt(self.epsilon + variance)
         if self.gamma is not None:
             outputs = outputs * self.gamma
@@ -1192,24 +1212,19 @@ class VirtualBatchNorm(keras.layers.Layer):
             # the reference statistics, shaped as the NHWC view's keepdims moments: (1, H, W, C) or (1, 1, 1, C)
             spatial = tuple(int(d) for d in input_shape[1:-1]) if len(input_shape) == 4 else (1, 1)
             stats = (1,) + (spatial if self.per_pixel else (1, 1)) + (int(input_shape[-1]),)
-            self.reference_mean = self.add_weight(name="reference_mean", shape=stats, initializer="zeros",
-                                                  trainable=False, autocast=False)
-            self.reference_mean_sq = self.add_weight(name="reference_mean_sq", shape=stats, initializer="ones",
-                                                     trainable=False, autocast=False)
-            self.inference_state_stored = _add_stored_flag(self)
+            _add_stored_state(self, [("reference_mean", stats, "zeros"), ("reference_mean_sq", stats, "ones")])
 
     def call(self, inputs, training=None):
         inputs = tf.convert_to_tensor(inputs)
         rank2 = len(inputs.shape) == 2
         x = _float32_if_16bit(inputs[:, None, None, :] if rank2 else inputs)
         new_coeff = 1.0 / (self.reference_size + 1.0)
-        if _uses_stored_state(self.inference, training):
-            _assert_stored(self, self.inference_state_stored)
+        if _computes_from_stored_state(self, training):
             own_mean, own_mean_sq = self._own_statistics(x)
             live_mean = new_coeff * own_mean + (1.0 - new_coeff) * self.reference_mean
             live_mean_sq = new_coeff * own_mean_sq + (1.0 - new_coeff) * self.reference_mean_sq
             outputs = self._normalize(x, live_mean, live_mean_sq)
-            return tf.cast(outputs[:, 0, 0, :] if rank2 else outputs, inputs.dtype)
+            return self._restore_layout(outputs, rank2, inputs.dtype)
         _check_rows(x, self.reference_size, f"{self.name}: VirtualBatchNorm needs the {self.reference_size} "
                                             "reference rows first in the batch; concatenate the reference batch "
                                             "before the live batch (PrependReferenceBatch does), or use "
@@ -1222,15 +1237,18 @@ class VirtualBatchNorm(keras.layers.Layer):
         own_mean, own_mean_sq = self._own_statistics(live)
         live_mean = new_coeff * own_mean + (1.0 - new_coeff) * ref_mean
         live_mean_sq = new_coeff * own_mean_sq + (1.0 - new_coeff) * ref_mean_sq
-        if self.inference == "stored" and in_reference_pass():
-            self.reference_mean.assign(ref_mean)
-            self.reference_mean_sq.assign(ref_mean_sq)
-            self.inference_state_stored.assign(1.0)
+        if _records_stored_state(self):
+            _store_state(self, reference_mean=ref_mean, reference_mean_sq=ref_mean_sq)
         outputs = tf.concat(
             [self._normalize(reference, ref_mean, ref_mean_sq), self._normalize(live, live_mean, live_mean_sq)],
             axis=0,
         )
-        return tf.cast(outputs[:, 0, 0, :] if rank2 else outputs, inputs.dtype)
+        return self._restore_layout(outputs, rank2, inputs.dtype)
+
+    @staticmethod
+    def _restore_layout(outputs, rank2, dtype):
+        """The NHWC view's ``outputs`` back in the input's rank (``N x C`` for a rank-2 input) and dtype."""
+        return tf.cast(outputs[:, 0, 0, :] if rank2 else outputs, dtype)
 
     def _own_statistics(self, live):
         if self.per_pixel:
@@ -1456,11 +1474,8 @@ class BatchNormCross(keras.layers.Layer):
         self.beta1 = self.add_weight(name="beta1", shape=half, initializer="zeros", autocast=False)
         if self.inference == "stored":
             # [mean0, mean1] and [var0, var1]: the real rows' statistics of channel half 0, the generated rows' of 1
-            self.reference_mean = self.add_weight(name="reference_mean", shape=(2 * half[0],), initializer="zeros",
-                                                  trainable=False, autocast=False)
-            self.reference_variance = self.add_weight(name="reference_variance", shape=(2 * half[0],),
-                                                      initializer="ones", trainable=False, autocast=False)
-            self.inference_state_stored = _add_stored_flag(self)
+            _add_stored_state(self, [("reference_mean", (2 * half[0],), "zeros"),
+                                     ("reference_variance", (2 * half[0],), "ones")])
 
     def call(self, inputs, training=None):
         x, rank2 = _as_nhwc(inputs, "BatchNormCross")
@@ -1468,8 +1483,7 @@ class BatchNormCross(keras.layers.Layer):
         x = _float32_if_16bit(x)
         channels = x.shape[-1] // 2
         ch0, ch1 = x[..., :channels], x[..., channels:2 * channels]
-        if _uses_stored_state(self.inference, training):
-            _assert_stored(self, self.inference_state_stored)
+        if _computes_from_stored_state(self, training):
             mean0, mean1 = self.reference_mean[:channels], self.reference_mean[channels:]
             var0, var1 = self.reference_variance[:channels], self.reference_variance[channels:]
         else:
@@ -1478,10 +1492,9 @@ class BatchNormCross(keras.layers.Layer):
             rows = tf.shape(x)[0] // 2
             mean0, var0 = tf.nn.moments(ch0[:rows], axes=[0, 1, 2])  # channel half 0, real rows
             mean1, var1 = tf.nn.moments(ch1[rows:], axes=[0, 1, 2])  # channel half 1, generated rows
-            if self.inference == "stored" and in_reference_pass():
-                self.reference_mean.assign(tf.concat([mean0, mean1], axis=0))
-                self.reference_variance.assign(tf.concat([var0, var1], axis=0))
-                self.inference_state_stored.assign(1.0)
+            if _records_stored_state(self):
+                _store_state(self, reference_mean=tf.concat([mean0, mean1], axis=0),
+                             reference_variance=tf.concat([var0, var1], axis=0))
         out0 = (ch0 - mean0) * tf.math.rsqrt(var0 + self.epsilon) * self.gamma0 + self.beta0
         out1 = (ch1 - mean1) * tf.math.rsqrt(var1 + self.epsilon) * self.gamma1 + self.beta1
         outputs = tf.cast(tf.concat([out0, out1], axis=-1), dtype)
@@ -1560,8 +1573,7 @@ class HalvedMinibatchDiscrimination(_MinibatchFeatures):
     def call(self, inputs, training=None):
         inputs = tf.convert_to_tensor(inputs)
         flat = _flatten(inputs)
-        if _uses_stored_state(self.inference, training):
-            _assert_stored(self, self.inference_state_stored)
+        if _computes_from_stored_state(self, training):
             h = self.reference_size
             reference = self._project(tf.cast(self.reference_inputs, flat.dtype))
             close = tf.exp(-pairwise_l1(self._project(flat), reference))  # n x K x 2h
@@ -1578,7 +1590,7 @@ class HalvedMinibatchDiscrimination(_MinibatchFeatures):
         masked = tf.exp(-abs_dif) * mask
         f_real = tf.reduce_sum(masked[:, :, :half], axis=2) / tf.reduce_sum(mask[:, :, :half])
         f_gen = tf.reduce_sum(masked[:, :, half:2 * half], axis=2) / tf.reduce_sum(mask[:, :, half:2 * half])
-        if self.inference == "stored" and in_reference_pass():
+        if _records_stored_state(self):
             h = self.reference_size
             _check_rows(flat, 2 * h, f"{self.name}: the reference pass needs a joint batch with at least "
                                      f"reference_size={h} rows in each half.")

@@ -351,6 +351,9 @@ def test_weight_norm_conv_takes_dilation_rate(rng, padding, pad):
     (lambda: L.WeightNormConv2DTranspose(4, 5, output_padding=1), "output size is fixed"),
     (lambda: L.WeightNormConv2DTranspose(4, 5, data_format="channels_first"), "NHWC only"),
     (lambda: L.WeightNormDense(4, lora_rank=2), "LoRA"),
+    (lambda: L.WeightNormConv2D(4, 3, lora_rank=2), "LoRA is not implemented for the weight-normalized layers"),
+    (lambda: L.WeightNormConv2DTranspose(4, 5, lora_rank=2), "LoRA is not implemented for the weight-normalized layers"),
+    (lambda: L.Deconv2D(4, 5, lora_rank=2), "LoRA is not implemented for Deconv2D"),
     (lambda: L.GeneratorBatchNorm(momentum=0.99), "no moving averages"),
     (lambda: L.GeneratorBatchNorm(axis=1), "last axis"),
 ])

@@ -18,12 +18,11 @@ import tensorflow as tf
 
 from improved_gan_tf2 import losses
 from improved_gan_tf2.init import data_dependent_init
-from improved_gan_tf2.layers import GeneratorBatchNorm, MinibatchDiscrimination, VirtualBatchNorm
 from improved_gan_tf2.models import common
 from improved_gan_tf2.optimizers import HistoricalAverage, ParameterAverage
 
 GENERATOR_LOSSES = ("feature_matching", "minibatch")
-_BATCH_MIXING_LAYERS = (MinibatchDiscrimination, GeneratorBatchNorm, VirtualBatchNorm, keras.layers.BatchNormalization)
+_BATCH_MIXING_LAYERS = (keras.layers.BatchNormalization,)
 
 
 def mixes_examples(model):
