@@ -22,6 +22,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FEATURE_MATCHING = os.path.join(ROOT, "mnist_svhn_cifar", "train_mnist_feature_matching.py")
 CUSTOM_LABELS = os.path.join(ROOT, "mnist_svhn_cifar", "train_mnist_fm_custom_labels.py")
+MINIBATCH = os.path.join(ROOT, "mnist_svhn_cifar", "train_mnist_minibatch_discrimination.py")
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
 ITERATION = re.compile(r"^Iteration (\d+), ", re.M)
 SAMPLE = ("--dataset=mnist_sample",)
@@ -522,10 +523,11 @@ def test_help_lists_the_scripts_own_flags(script, flag):
     assert f"  {flag}:" in result.stdout and "Traceback" not in result.stderr, result.stdout[-2000:]
 
 
-def test_the_readme_command_prints_no_tensorflow_noise_and_says_where_the_results_are(tmp_path):
+@pytest.mark.parametrize("script, args", [(FEATURE_MATCHING, ()), (MINIBATCH, ("--count=5",))])
+def test_the_readme_command_prints_no_tensorflow_noise_and_says_where_the_results_are(tmp_path, script, args):
     env = {key: value for key, value in ENV.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
     out_dir = str(tmp_path / "run")
-    result = run_script(FEATURE_MATCHING, *SAMPLE, "--epochs=1", f"--out_dir={out_dir}", env=env)
+    result = run_script(script, *SAMPLE, "--epochs=1", *args, f"--out_dir={out_dir}", env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stderr == ""
     assert f"Results in {out_dir}: summary.json, history.csv" in result.stdout.splitlines()[-1]
