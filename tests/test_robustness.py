@@ -29,12 +29,8 @@ SAMPLE = ("--dataset=mnist_sample",)
 
 #: Runs a script with the learning rate of epochs >= argv[1] set to 1e30 (a run that diverges there).
 DIVERGE_AT = """
-try:
-    from improved_gan_tf2.startup import quiet_tensorflow
-except ImportError:  # before issue 16
-    pass
-else:
-    quiet_tensorflow()
+from improved_gan_tf2.startup import quiet_tensorflow
+quiet_tensorflow()
 import runpy, sys
 from improved_gan_tf2.experiments.registry import SemiSupervisedExperiment
 bad_epoch, script = int(sys.argv[1]), sys.argv[2]
