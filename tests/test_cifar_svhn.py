@@ -1,7 +1,6 @@
 """CIFAR-10 and SVHN: the networks against the original layer lists, the epoch order and init batch of each
 script, the SVHN test evaluation, the sample grids, the Table 3 options, and a short run of each script on small
 files in the original formats (written here) that checks every promised output."""
-import csv
 import json
 import os
 import pickle
@@ -36,9 +35,8 @@ from improved_gan_tf2.networks.cifar_svhn import cifar_svhn_discriminator, cifar
 from improved_gan_tf2.optimizers import OriginalAdam
 from improved_gan_tf2.plotting import cifar_sample_grid, svhn_sample_grid
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCRIPTS = os.path.join(ROOT, "mnist_svhn_cifar")
-ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
+from helpers import ENV, SCRIPTS, history
+
 ORIGINAL_LINE = re.compile(
     r"^Iteration (\d+), time = \d+s, loss_lab = -?\d+\.\d{4}, loss_unl = -?\d+\.\d{4}, "
     r"train err = \d\.\d{4}, test err = (\d\.\d{4})$", re.M
@@ -436,8 +434,7 @@ def _check_outputs(out_dir, stdout, epochs, test_examples, grid_shape):
     assert {"samples", "train", "validation"} <= set(os.listdir(os.path.join(out_dir, "logs")))
     assert any(name.startswith("events") for name in os.listdir(os.path.join(out_dir, "logs", "train")))
     assert os.path.exists(os.path.join(out_dir, "checkpoints", f"ckpt-{epochs}.index"))
-    with open(os.path.join(out_dir, "history.csv")) as stream:
-        rows = list(csv.DictReader(stream))
+    rows = history(out_dir)
     assert [int(row["epoch"]) for row in rows] == list(range(epochs))
     summary = json.load(open(os.path.join(out_dir, "summary.json")))
     assert summary["epochs_completed"] == epochs and summary["test_examples"] == test_examples
@@ -575,8 +572,7 @@ def test_an_interrupted_table3_run_resumes_exactly(tmp_path):
     assert code == 0 and "Resuming" in stdout, err[-2000:]
     rows = {}
     for name in ("straight", "resumed"):
-        with open(tmp_path / name / "history.csv") as stream:
-            rows[name] = list(csv.DictReader(stream))
+        rows[name] = history(tmp_path / name)
     assert len(rows["straight"]) == len(rows["resumed"]) == 2
     for a, b in zip(rows["straight"], rows["resumed"]):
         for key in ("loss_lab", "loss_unl", "loss_gen", "val_test_err"):

@@ -1,6 +1,5 @@
 """The MNIST scripts run end to end on the shipped sample: every promised output, exact resumption after an
 interrupted run, and one-line errors for bad flags."""
-import csv
 import json
 import os
 import re
@@ -13,25 +12,12 @@ import pytest
 from PIL import Image
 
 import numpy_reference as ref
+from helpers import CUSTOM_LABELS, ENV, FEATURE_MATCHING, MINIBATCH, history, run_script
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FEATURE_MATCHING = os.path.join(ROOT, "mnist_svhn_cifar", "train_mnist_feature_matching.py")
-CUSTOM_LABELS = os.path.join(ROOT, "mnist_svhn_cifar", "train_mnist_fm_custom_labels.py")
-MINIBATCH = os.path.join(ROOT, "mnist_svhn_cifar", "train_mnist_minibatch_discrimination.py")
 ORIGINAL_LINE = re.compile(
     r"^Iteration (\d+), time = \d+s, loss_lab = \d+\.\d{4}, loss_unl = \d+\.\d{4}, "
     r"train err = \d\.\d{4}, test err = (\d\.\d{4})$", re.M
 )
-ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
-
-
-def run_script(script, *args, timeout=300):
-    return subprocess.run([sys.executable, script, *args], capture_output=True, text=True, env=ENV, timeout=timeout)
-
-
-def history(out_dir):
-    with open(os.path.join(out_dir, "history.csv")) as stream:
-        return list(csv.DictReader(stream))
 
 
 def test_two_epochs_write_every_promised_output(mnist_sample_run):

@@ -5,7 +5,6 @@ damaged run files, unusable --out_dir values, a finished run, other data and Ctr
 scripts list their flags and keep TensorFlow's start-up log to themselves.
 
 Most cases run the real scripts in subprocesses on the shipped MNIST sample (an epoch takes about 2 s)."""
-import csv
 import dataclasses
 import json
 import os
@@ -19,11 +18,8 @@ import time
 import numpy as np
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FEATURE_MATCHING = os.path.join(ROOT, "mnist_svhn_cifar", "train_mnist_feature_matching.py")
-CUSTOM_LABELS = os.path.join(ROOT, "mnist_svhn_cifar", "train_mnist_fm_custom_labels.py")
-MINIBATCH = os.path.join(ROOT, "mnist_svhn_cifar", "train_mnist_minibatch_discrimination.py")
-ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
+from helpers import CUSTOM_LABELS, ENV, FEATURE_MATCHING, MINIBATCH, ROOT, history, run_script
+
 ITERATION = re.compile(r"^Iteration (\d+), ", re.M)
 SAMPLE = ("--dataset=mnist_sample",)
 
@@ -42,10 +38,6 @@ runpy.run_path(script, run_name="__main__")
 """
 
 
-def run_script(script, *args, timeout=300, env=ENV):
-    return subprocess.run([sys.executable, script, *args], capture_output=True, text=True, env=env, timeout=timeout)
-
-
 def one_line_error(result, status=2):
     """The run stopped with ``status`` and one line on stderr, no traceback; returns that line."""
     assert result.returncode == status, (result.returncode, result.stderr[-3000:])
@@ -53,11 +45,6 @@ def one_line_error(result, status=2):
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr[-3000:]
     return lines[0]
-
-
-def history(out_dir):
-    with open(os.path.join(out_dir, "history.csv")) as stream:
-        return list(csv.DictReader(stream))
 
 
 def checkpoint_numbers(out_dir):
