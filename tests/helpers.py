@@ -1,6 +1,6 @@
 """Helpers shared by the test files (imported as ``from helpers import ...``, like ``numpy_reference``): the
-repository root, the environment the scripts run in, running a script, reading a run's history and setting layer
-variables."""
+repository root, the environment the scripts run in, running a script, reading a run's history, setting layer
+variables and building an experiment's model."""
 import csv
 import os
 import subprocess
@@ -38,3 +38,11 @@ def set_variables(layer, **values):
     for name, value in values.items():
         getattr(layer, name).assign(np.asarray(value, np.float32))
 
+
+def build(name, **flags):
+    """The compiled model of the experiment ``name`` (e.g. ``train_cifar_feature_matching``) with ``flags``, the
+    others at their defaults."""
+    from improved_gan_tf2 import experiments
+
+    experiment = experiments.get_experiment(name)
+    return experiments.build_model(experiment, dict(experiment.default_flags(), **flags))

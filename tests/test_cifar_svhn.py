@@ -35,7 +35,7 @@ from improved_gan_tf2.networks.cifar_svhn import cifar_svhn_discriminator, cifar
 from improved_gan_tf2.optimizers import OriginalAdam
 from improved_gan_tf2.plotting import cifar_sample_grid, svhn_sample_grid
 
-from helpers import ENV, SCRIPTS, history
+from helpers import ENV, SCRIPTS, build, history
 
 ORIGINAL_LINE = re.compile(
     r"^Iteration (\d+), time = \d+s, loss_lab = -?\d+\.\d{4}, loss_unl = -?\d+\.\d{4}, "
@@ -45,12 +45,6 @@ TINY = ["--batch_size=10", "--count=2", "--width_scale=0.0625"]
 
 
 # ============================================================================ networks vs the original
-
-
-def cifar_svhn_gan(name, **flags):
-    """The compiled model of the script ``train_<name>`` with ``flags`` (the others at their defaults)."""
-    experiment = experiments.get_experiment(f"train_{name}")
-    return experiments.build_model(experiment, dict(experiment.default_flags(), **flags))
 
 
 def _layers(model, kinds):
@@ -191,7 +185,7 @@ def test_overlapping_windows_are_the_originals():
 
 def _evaluation_gan(rng):
     keras.utils.set_random_seed(3)
-    gan = cifar_svhn_gan("svhn_minibatch_discrimination", width_scale=0.0625, batch_size=10, seed=3)
+    gan = build("train_svhn_minibatch_discrimination", width_scale=0.0625, batch_size=10, seed=3)
     gan.initialize(rng.uniform(-1, 1, (20, 32, 32, 3)).astype(np.float32), 10)
     for average, variable in zip(gan.parameter_average.averages, gan.discriminator.trainable_variables):
         average.assign(variable)  # evaluate the initialized network, not the zero-started average
@@ -352,8 +346,8 @@ def test_historical_averaging_penalizes_the_distance_from_the_running_mean(rng):
 
 
 def test_ablation_networks(rng):
-    gan = cifar_svhn_gan("cifar_minibatch_discrimination", width_scale=0.0625, batch_size=4,
-                         virtual_batch_norm=True, no_minibatch_features=True, no_labels=True)
+    gan = build("train_cifar_minibatch_discrimination", width_scale=0.0625, batch_size=4,
+                virtual_batch_norm=True, no_minibatch_features=True, no_labels=True)
     assert not _layers(gan.discriminator, MinibatchDiscrimination) and not gan.use_labels
     assert len(_layers(gan.generator, VirtualBatchNorm)) == 3
     assert gan.generator_steps == 3 and gan.generator_loss == "minibatch"
