@@ -65,18 +65,11 @@ def test_evaluate_an_mnist_run(runs):
 
 
 def test_evaluate_a_cifar_shaped_run(tmp_path):
+    from improved_gan_tf2.data.writers import write_synthetic
     from inception_score.__main__ import load_images
 
     data = tmp_path / "cifar"
-    import pickle
-
-    rng = np.random.RandomState(3)
-    folder = data / "cifar-10-batches-py"
-    folder.mkdir(parents=True)
-    for name, n in [(f"data_batch_{i}", 20) for i in range(1, 6)] + [("test_batch", 25)]:
-        (folder / name).write_bytes(pickle.dumps({b"data": rng.randint(0, 256, (n, 3072)).astype(np.uint8),
-                                                  b"labels": [int(v) for v in rng.permutation(np.arange(n) % 10)]},
-                                                 protocol=2))
+    write_synthetic("cifar10", data, n_train=100, n_test=25, seed=3)  # 5 batch files of 20 (10 per class), 25 test
     run_dir = _train("train_cifar_feature_matching.py", tmp_path / "run", f"--data_dir={data}", "--batch_size=10",
                      "--count=2", "--width_scale=0.0625")
     result = evaluate.evaluate(run_dir, num_samples=25, progress=False)
