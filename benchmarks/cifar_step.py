@@ -23,7 +23,6 @@ In all ``2 B (4 G + 12 D)`` FLOPs. The reference rate is a float32 (or, with ``-
 variables; the networks' outputs (images, features, logits) stay float32. ``mixed_float16`` is not offered:
 without loss scaling, which ``SemiSupervisedGAN``'s hand-written steps do not do, float16 gradients underflow.
 """
-import math
 import os
 import sys
 import time
@@ -34,7 +33,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from common import device_name, matmul_gflops  # noqa: E402
+from common import device_name, forward_multiply_adds, matmul_gflops  # noqa: E402
 
 flags.DEFINE_integer("batch_size", 100, "batch size (the original's 100)")
 flags.DEFINE_integer("steps", 3, "timed steps after the warm-up step")
@@ -44,34 +43,6 @@ flags.DEFINE_boolean("mixed_precision", False, "Keras mixed_bfloat16 policy (bfl
 flags.DEFINE_float("width_scale", 1.0, "multiplies every layer width (1: the original networks)")
 flags.DEFINE_integer("matmul_size", 2048, "side of the square matrices of the reference matmul")
 FLAGS = flags.FLAGS
-
-
-def flops_per_example(generator, discriminator):
-    """Multiply-adds of one example's forward pass through each network's convolutions and dense layers:
-    ``(generator, discriminator)``."""
-    import keras
-
-    from improved_gan_tf2 import layers
-
-    def count(model):
-        total = 0
-        for layer in model.layers:
-            if isinstance(layer, layers.WeightNormConv2D):
-                _, h, w, c = layer.output.shape
-                kh, kw = layer.kernel_size
-                total += h * w * c * kh * kw * layer.input.shape[-1]
-            elif isinstance(layer, (layers.Deconv2D, layers.WeightNormConv2DTranspose)):
-                _, h, w, c = layer.input.shape  # each input pixel scatters a k x k x out patch
-                kh, kw = layer.kernel_size
-                total += h * w * c * kh * kw * layer.filters
-            elif isinstance(layer, (layers.WeightNormDense, keras.layers.Dense)):
-                spatial = math.prod(layer.output.shape[1:-1]) if len(layer.output.shape) > 2 else 1
-                total += spatial * layer.input.shape[-1] * layer.output.shape[-1]
-            elif isinstance(layer, layers.MinibatchDiscrimination):
-                total += layer.input.shape[-1] * layer.num_kernels * layer.dim_per_kernel
-        return int(total)
-
-    return count(generator), count(discriminator)
 
 
 def main(argv):
@@ -96,7 +67,7 @@ def main(argv):
     data = (images(b), tf.constant(rng.randint(0, 10, b).astype(np.int32)), images(b), images(b))
     step = tf.function(gan.train_step, jit_compile=FLAGS.jit_compile)
 
-    g_macs, d_macs = flops_per_example(gan.generator, gan.discriminator)
+    g_macs, d_macs = forward_multiply_adds(gan.generator), forward_multiply_adds(gan.discriminator)
     gflop_per_step = 2 * b * (4 * g_macs + 12 * d_macs) / 1e9
     print("forward multiply-adds per example: generator %.1f M, discriminator %.1f M"
           % (g_macs / 1e6, d_macs / 1e6))

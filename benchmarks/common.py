@@ -40,3 +40,31 @@ def matmul_gflops(tf, size, dtype=None, repeats=5):
         float(tf.reduce_sum(tf.cast(chain(a, b), tf.float32)))
         best = min(best, time.perf_counter() - start)
     return 4 * 2 * size ** 3 / best / 1e9
+
+
+def forward_multiply_adds(model):
+    """Multiply-adds of one example's forward pass through ``model``'s convolutions (``WeightNormConv2D``, Keras
+    ``Conv2D``), transposed convolutions (``Deconv2D``, ``WeightNormConv2DTranspose``), dense layers
+    (``WeightNormDense``, Keras ``Dense``) and minibatch-discrimination layers (both kinds)."""
+    import math
+
+    import keras
+
+    from improved_gan_tf2 import layers
+
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, (layers.WeightNormConv2D, keras.layers.Conv2D)):
+            _, h, w, c = layer.output.shape
+            kh, kw = layer.kernel_size
+            total += h * w * c * kh * kw * layer.input.shape[-1]
+        elif isinstance(layer, (layers.Deconv2D, layers.WeightNormConv2DTranspose)):
+            _, h, w, c = layer.input.shape  # each input pixel scatters a k x k x out patch
+            kh, kw = layer.kernel_size
+            total += h * w * c * kh * kw * layer.filters
+        elif isinstance(layer, (layers.WeightNormDense, keras.layers.Dense)):
+            spatial = math.prod(layer.output.shape[1:-1]) if len(layer.output.shape) > 2 else 1
+            total += spatial * layer.input.shape[-1] * layer.output.shape[-1]
+        elif isinstance(layer, (layers.MinibatchDiscrimination, layers.HalvedMinibatchDiscrimination)):
+            total += layer.input.shape[-1] * layer.num_kernels * layer.dim_per_kernel
+    return int(total)

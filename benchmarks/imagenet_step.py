@@ -22,7 +22,7 @@ from absl import app, flags  # noqa: E402
 
 from improved_gan_tf2 import cli, experiments  # noqa: E402
 
-from common import device_name, matmul_gflops  # noqa: E402
+from common import device_name, forward_multiply_adds, matmul_gflops  # noqa: E402
 
 EXPERIMENT = experiments.get_experiment("train_imagenet")
 # the model's flags of imagenet/train_imagenet.py, with the same names and defaults
@@ -33,22 +33,6 @@ flags.DEFINE_integer("steps", 3, "timed steps (after the warm-up)")
 flags.DEFINE_integer("warmup", 1, "untimed steps first (tracing)")
 flags.DEFINE_integer("matmul_size", 2048, "side of the reference matmul")
 FLAGS = flags.FLAGS
-
-
-def _forward_flops(model, rows):
-    """Multiply-adds x 2 of the convolutions, transposed convolutions and dense layers for ``rows`` examples."""
-    total = 0
-    for layer in model.layers:
-        kind = type(layer).__name__
-        if kind == "Conv2D":
-            _, h, w, c_out = layer.output.shape
-            total += 2 * h * w * np.prod(layer.kernel.shape)
-        elif kind == "Deconv2D":
-            _, h, w, _ = layer.input.shape
-            total += 2 * h * w * np.prod(layer.kernel.shape)
-        elif kind in ("Dense", "HalvedMinibatchDiscrimination"):
-            total += 2 * np.prod(layer.kernel.shape)
-    return float(total) * rows
 
 
 def main(argv):
@@ -92,8 +76,9 @@ def main(argv):
     images_per_sec = rows * replicas / sec_per_step
 
     b = FLAGS.batch_size
-    g_forward = _forward_flops(gan.generator.network, 2 * b)  # reference + live rows
-    d_forward = _forward_flops(gan.discriminator, 2 * b)  # real + generated rows
+    # multiply-adds x 2 for 2 * b rows: reference + live rows through G, real + generated rows through D
+    g_forward = float(2 * forward_multiply_adds(gan.generator.network)) * (2 * b)
+    d_forward = float(2 * forward_multiply_adds(gan.discriminator)) * (2 * b)
     # forward of both; d_loss backward through D (~2x); g_loss backward through D and G (~2x each)
     step_gflop = (3 * g_forward + 5 * d_forward) * replicas * gan.towers_per_replica / 1e9
     matmul = matmul_gflops(tf, FLAGS.matmul_size)

@@ -21,6 +21,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
+from common import device_name  # noqa: E402
+
 flags.DEFINE_integer("num_images", 100, "images scored in each mode")
 flags.DEFINE_integer("batch_size", 50, "batch size of the batched mode")
 flags.DEFINE_integer("image_size", 32, "side of the random input images (the graph resizes them to 299)")
@@ -46,12 +48,7 @@ def main(argv):
 
     from inception_score import fake_graph, model
 
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        device = tf.config.experimental.get_device_details(gpus[0]).get("device_name", gpus[0].name)
-    else:
-        device = "CPU (%d cores visible)" % os.cpu_count()
-    print("device: %s" % device)
+    print("device: %s" % device_name(tf))
 
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = FLAGS.model_dir

@@ -10,7 +10,11 @@ epoch). On the shipped sample:
 
     python mnist_svhn_cifar/train_mnist_minibatch_discrimination.py --dataset=mnist_sample --epochs=100
 """
-from improved_gan_tf2 import cli, experiments
+from improved_gan_tf2.startup import quiet_tensorflow
+
+quiet_tensorflow()  # TensorFlow's C++ start-up log is not for the people running the script
+
+from improved_gan_tf2 import cli, experiments  # noqa: E402
 
 EXPERIMENT = experiments.get_experiment("train_mnist_minibatch_discrimination")
 cli.define_flags(EXPERIMENT.flags)

@@ -1,7 +1,6 @@
 """CIFAR-10 and SVHN: the networks against the original layer lists, the epoch order and init batch of each
 script, the SVHN test evaluation, the sample grids, the Table 3 options, and a short run of each script on small
 files in the original formats (written here) that checks every promised output."""
-import csv
 import json
 import os
 import pickle
@@ -36,9 +35,8 @@ from improved_gan_tf2.networks.cifar_svhn import cifar_svhn_discriminator, cifar
 from improved_gan_tf2.optimizers import OriginalAdam
 from improved_gan_tf2.plotting import cifar_sample_grid, svhn_sample_grid
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCRIPTS = os.path.join(ROOT, "mnist_svhn_cifar")
-ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
+from helpers import ENV, SCRIPTS, build, history
+
 ORIGINAL_LINE = re.compile(
     r"^Iteration (\d+), time = \d+s, loss_lab = -?\d+\.\d{4}, loss_unl = -?\d+\.\d{4}, "
     r"train err = \d\.\d{4}, test err = (\d\.\d{4})$", re.M
@@ -47,12 +45,6 @@ TINY = ["--batch_size=10", "--count=2", "--width_scale=0.0625"]
 
 
 # ============================================================================ networks vs the original
-
-
-def cifar_svhn_gan(name, **flags):
-    """The compiled model of the script ``train_<name>`` with ``flags`` (the others at their defaults)."""
-    experiment = experiments.get_experiment(f"train_{name}")
-    return experiments.build_model(experiment, dict(experiment.default_flags(), **flags))
 
 
 def _layers(model, kinds):
@@ -193,7 +185,7 @@ def test_overlapping_windows_are_the_originals():
 
 def _evaluation_gan(rng):
     keras.utils.set_random_seed(3)
-    gan = cifar_svhn_gan("svhn_minibatch_discrimination", width_scale=0.0625, batch_size=10, seed=3)
+    gan = build("train_svhn_minibatch_discrimination", width_scale=0.0625, batch_size=10, seed=3)
     gan.initialize(rng.uniform(-1, 1, (20, 32, 32, 3)).astype(np.float32), 10)
     for average, variable in zip(gan.parameter_average.averages, gan.discriminator.trainable_variables):
         average.assign(variable)  # evaluate the initialized network, not the zero-started average
@@ -354,8 +346,8 @@ def test_historical_averaging_penalizes_the_distance_from_the_running_mean(rng):
 
 
 def test_ablation_networks(rng):
-    gan = cifar_svhn_gan("cifar_minibatch_discrimination", width_scale=0.0625, batch_size=4,
-                         virtual_batch_norm=True, no_minibatch_features=True, no_labels=True)
+    gan = build("train_cifar_minibatch_discrimination", width_scale=0.0625, batch_size=4,
+                virtual_batch_norm=True, no_minibatch_features=True, no_labels=True)
     assert not _layers(gan.discriminator, MinibatchDiscrimination) and not gan.use_labels
     assert len(_layers(gan.generator, VirtualBatchNorm)) == 3
     assert gan.generator_steps == 3 and gan.generator_loss == "minibatch"
@@ -436,8 +428,7 @@ def _check_outputs(out_dir, stdout, epochs, test_examples, grid_shape):
     assert {"samples", "train", "validation"} <= set(os.listdir(os.path.join(out_dir, "logs")))
     assert any(name.startswith("events") for name in os.listdir(os.path.join(out_dir, "logs", "train")))
     assert os.path.exists(os.path.join(out_dir, "checkpoints", f"ckpt-{epochs}.index"))
-    with open(os.path.join(out_dir, "history.csv")) as stream:
-        rows = list(csv.DictReader(stream))
+    rows = history(out_dir)
     assert [int(row["epoch"]) for row in rows] == list(range(epochs))
     summary = json.load(open(os.path.join(out_dir, "summary.json")))
     assert summary["epochs_completed"] == epochs and summary["test_examples"] == test_examples
@@ -575,8 +566,7 @@ def test_an_interrupted_table3_run_resumes_exactly(tmp_path):
     assert code == 0 and "Resuming" in stdout, err[-2000:]
     rows = {}
     for name in ("straight", "resumed"):
-        with open(tmp_path / name / "history.csv") as stream:
-            rows[name] = list(csv.DictReader(stream))
+        rows[name] = history(tmp_path / name)
     assert len(rows["straight"]) == len(rows["resumed"]) == 2
     for a, b in zip(rows["straight"], rows["resumed"]):
         for key in ("loss_lab", "loss_unl", "loss_gen", "val_test_err"):

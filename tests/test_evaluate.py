@@ -13,13 +13,11 @@ from improved_gan_tf2 import evaluate, report
 from inception_score import fake_graph
 from inception_score import model as inception
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
+from helpers import ENV, SCRIPTS, history_row, run_script
 
 
 def _train(script, out_dir, *args):
-    result = subprocess.run([sys.executable, os.path.join(ROOT, "mnist_svhn_cifar", script), f"--out_dir={out_dir}",
-                             "--epochs=1", *args], capture_output=True, text=True, env=ENV, timeout=600)
+    result = run_script(os.path.join(SCRIPTS, script), f"--out_dir={out_dir}", "--epochs=1", *args, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     return str(out_dir)
 
@@ -39,18 +37,11 @@ def runs(tmp_path_factory):
     return dict(first=first, second=second, graph=graph_dir, real=str(root / "real.npz"), root=root)
 
 
-def _history_row(run_dir, epoch):
-    import csv
-
-    with open(os.path.join(run_dir, "history.csv")) as stream:
-        return next(row for row in csv.DictReader(stream) if int(row["epoch"]) == epoch)
-
-
 def test_evaluate_an_mnist_run(runs):
     result = evaluate.evaluate(runs["first"], num_samples=30, inception_score=True, fid_against=runs["real"],
                                model_dir=runs["graph"], splits=3, progress=False)
     # the test errors of the restored checkpoint are the ones the training loop logged for that epoch
-    row = _history_row(runs["first"], 0)
+    row = history_row(runs["first"], 0)
     assert result["test_err"] == pytest.approx(float(row["val_test_err"]), abs=1e-6)
     assert result["test_err_raw"] == pytest.approx(float(row["val_test_err_raw"]), abs=1e-6)
     assert result["test_examples"] == 1000 and result["checkpoint_number"] == 1
@@ -74,22 +65,15 @@ def test_evaluate_an_mnist_run(runs):
 
 
 def test_evaluate_a_cifar_shaped_run(tmp_path):
+    from improved_gan_tf2.data.writers import write_synthetic
     from inception_score.__main__ import load_images
 
     data = tmp_path / "cifar"
-    import pickle
-
-    rng = np.random.RandomState(3)
-    folder = data / "cifar-10-batches-py"
-    folder.mkdir(parents=True)
-    for name, n in [(f"data_batch_{i}", 20) for i in range(1, 6)] + [("test_batch", 25)]:
-        (folder / name).write_bytes(pickle.dumps({b"data": rng.randint(0, 256, (n, 3072)).astype(np.uint8),
-                                                  b"labels": [int(v) for v in rng.permutation(np.arange(n) % 10)]},
-                                                 protocol=2))
+    write_synthetic("cifar10", data, n_train=100, n_test=25, seed=3)  # 5 batch files of 20 (10 per class), 25 test
     run_dir = _train("train_cifar_feature_matching.py", tmp_path / "run", f"--data_dir={data}", "--batch_size=10",
                      "--count=2", "--width_scale=0.0625")
     result = evaluate.evaluate(run_dir, num_samples=25, progress=False)
-    row = _history_row(run_dir, 0)
+    row = history_row(run_dir, 0)
     assert result["test_err"] == pytest.approx(float(row["val_test_err"]), abs=1e-6)
     assert result["test_err_raw"] == pytest.approx(float(row["val_test_err_raw"]), abs=1e-6)
     samples = load_images(result["samples"])

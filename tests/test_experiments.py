@@ -2,12 +2,8 @@
 describes it."""
 import keras
 
+from helpers import build
 from improved_gan_tf2 import experiments, layers
-
-
-def _build(name, **flags):
-    experiment = experiments.get_experiment(name)
-    return experiments.build_model(experiment, dict(experiment.default_flags(), **flags))
 
 
 def test_mnist_minibatch_discrimination_model():
@@ -15,7 +11,7 @@ def test_mnist_minibatch_discrimination_model():
     noise-free output, before the logits, and the CIFAR/SVHN minibatch scripts' generator loss, three generator
     updates and learning rate."""
     keras.utils.set_random_seed(0)
-    gan = _build("train_mnist_minibatch_discrimination")
+    gan = build("train_mnist_minibatch_discrimination")
     names = [layer.name for layer in gan.discriminator.layers]
     assert names[-3:] == ["dense_5", "minibatch", "logits"]
     assert experiments.get_experiment("train_mnist_minibatch_discrimination").default("learning_rate") == 0.0003
@@ -24,7 +20,7 @@ def test_mnist_minibatch_discrimination_model():
     assert (minibatch.num_kernels, minibatch.dim_per_kernel) == (100, 5)
     assert gan.discriminator.get_layer("logits").kernel.shape == (250 + 100, 10)
     assert gan.generator_loss == "minibatch" and gan.generator_steps == 3 and not gan.joint_discriminator_pass
-    plain = _build("train_mnist_feature_matching")
+    plain = build("train_mnist_feature_matching")
     assert [w.shape for w in plain.generator.weights] == [w.shape for w in gan.generator.weights]
     assert not any(isinstance(layer, layers.MinibatchDiscrimination) for layer in plain.discriminator.layers)
     assert plain.generator_loss == "feature_matching" and plain.generator_steps == 1

@@ -4,7 +4,6 @@ and ``keras.callbacks.BackupAndRestore`` restoring everything a continued run ne
 historical averages, random states, both optimizers) bit for bit, a ``loss`` metric, and declared metric
 directions for the monitor callbacks."""
 import json
-import os
 import subprocess
 import sys
 
@@ -17,8 +16,8 @@ import improved_gan_tf2
 from improved_gan_tf2 import OriginalAdam, SemiSupervisedGAN
 from improved_gan_tf2 import layers as L
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ENV = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""), TF_CPP_MIN_LOG_LEVEL="3")
+from helpers import ENV
+
 NOISE, DIM, CLASSES, BATCH, EXAMPLES = 3, 5, 3, 6, 24
 
 

@@ -8,16 +8,12 @@ import pytest
 import tensorflow as tf
 
 import numpy_reference as ref
+from helpers import set_variables
 import numpy_reference_imagenet as ref_imagenet
 from improved_gan_tf2 import layers as L
 from improved_gan_tf2 import store_inference_state
 
 ATOL = 1e-5
-
-
-def _set(layer, **values):
-    for name, value in values.items():
-        getattr(layer, name).assign(np.asarray(value, np.float32))
 
 
 def _graph_call(layer, x, **kwargs):
@@ -34,7 +30,7 @@ def test_generator_batch_norm_stored_statistics(rng):
     layer = L.GeneratorBatchNorm(scale=True, inference="stored")
     layer(reference, training=True)
     bias, gamma = rng.randn(5), rng.rand(5) + 0.5
-    _set(layer, bias=bias, gamma=gamma)
+    set_variables(layer, bias=bias, gamma=gamma)
     with pytest.raises(ValueError, match="store_inference_state"):
         layer(reference[:1])
     out_pass = store_inference_state(layer, reference).numpy()
@@ -79,7 +75,7 @@ def test_virtual_batch_norm_stored_reference_statistics(rng, scale, per_pixel, s
     training_out = layer(np.concatenate([x_ref, x_live]), training=True).numpy()
     gamma = rng.randn(*layer.gamma.shape) * 0.1 + (1 if scale == "linear" else 0)
     beta = rng.randn(*layer.beta.shape)
-    _set(layer, gamma=gamma, beta=beta)
+    set_variables(layer, gamma=gamma, beta=beta)
     training_out = layer(np.concatenate([x_ref, x_live]), training=True).numpy()
     with pytest.raises(ValueError, match="no stored inference state"):
         layer(x_live)
@@ -140,7 +136,7 @@ def test_minibatch_discrimination_stored_reference_rows(rng):
     layer = L.MinibatchDiscrimination(4, 3, inference="stored", reference_size=6)
     layer(reference, training=True)
     theta, lws, b = rng.randn(12, 4, 3) * 0.05, rng.randn(4, 3) * 0.1, rng.randn(4)
-    _set(layer, kernel=theta, log_weight_scale=lws, bias=b)
+    set_variables(layer, kernel=theta, log_weight_scale=lws, bias=b)
     out_pass = store_inference_state(layer, reference).numpy()
     np.testing.assert_allclose(out_pass, ref.minibatch_features(reference, theta, lws, b)[0], atol=1e-4)
     np.testing.assert_array_equal(layer.reference_inputs.numpy(), reference[:6])  # the first reference_size rows
@@ -171,7 +167,7 @@ def test_batch_norm_cross_stored_statistics_and_odd_batches(rng):
     layer = L.BatchNormCross(inference="stored")
     layer(joint, training=True)
     g0, b0, g1, b1 = rng.rand(3) + 0.5, rng.randn(3), rng.rand(3) + 0.5, rng.randn(3)
-    _set(layer, gamma0=g0, beta0=b0, gamma1=g1, beta1=b1)
+    set_variables(layer, gamma0=g0, beta0=b0, gamma1=g1, beta1=b1)
     out_pass = store_inference_state(layer, joint).numpy()
     np.testing.assert_allclose(out_pass, ref_imagenet.batch_norm_cross(joint, g0, b0, g1, b1), atol=1e-4)
     m0, v0 = ref_imagenet.moments(joint[:4, ..., :3], (0, 1, 2))
@@ -192,7 +188,7 @@ def test_halved_minibatch_features_stored_reference_rows(rng):
     layer = L.HalvedMinibatchDiscrimination(3, 2, inference="stored", reference_size=3)
     layer(joint, training=True)
     matrix, bias = rng.randn(10, 6) * 0.3, rng.randn(6) * 0.1
-    _set(layer, kernel=matrix, bias=bias)
+    set_variables(layer, kernel=matrix, bias=bias)
     out_pass = store_inference_state(layer, joint).numpy()
     np.testing.assert_allclose(out_pass, ref_imagenet.halved_minibatch_features(joint, matrix, bias, 3, 2),
                                atol=1e-5)

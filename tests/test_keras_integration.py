@@ -4,7 +4,6 @@ improved_gan_tf2`` (outputs compared bit for bit), run under ``mixed_float16`` /
 taking the common Keras arguments that make sense (refusing the rest with the reason)."""
 import inspect
 import json
-import os
 import subprocess
 import sys
 
@@ -15,10 +14,10 @@ import tensorflow as tf
 
 import improved_gan_tf2
 import numpy_reference as ref
+from helpers import ENV
 from improved_gan_tf2 import data_dependent_init, store_inference_state
 from improved_gan_tf2 import layers as L
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PUBLIC_LAYERS = sorted(name for name in L.__all__ if inspect.isclass(getattr(L, name))
                        and issubclass(getattr(L, name), keras.layers.Layer))
 
@@ -100,8 +99,7 @@ def test_importing_the_package_registers_on_keras_import_without_importing_tenso
         "assert not missing, missing\n"
     )
     names = PUBLIC_LAYERS + ["OriginalAdam", "SemiSupervisedGAN", "ImageNetGAN", "ImageNetGenerator"]
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""), TF_CPP_MIN_LOG_LEVEL="3")
-    result = subprocess.run([sys.executable, "-c", code, ",".join(names)], capture_output=True, text=True, env=env,
+    result = subprocess.run([sys.executable, "-c", code, ",".join(names)], capture_output=True, text=True, env=ENV,
                             timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
 
@@ -146,9 +144,8 @@ def test_every_layer_fits_saves_and_loads_in_a_new_process_bit_for_bit(rng, tmp_
             expected[key] = (model(x[8:], training=False).numpy(), [type(layer).__name__ for layer in model.layers])
             keys.append(key)
     (tmp_path / "cases.json").write_text(json.dumps(keys))
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""), TF_CPP_MIN_LOG_LEVEL="3")
     result = subprocess.run([sys.executable, "-c", _LOAD_IN_A_NEW_PROCESS, str(tmp_path)], capture_output=True,
-                            text=True, env=env, timeout=600)
+                            text=True, env=ENV, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     loaded = np.load(tmp_path / "outputs.npz")
     assert len(keys) == 2 * len(CASES)

@@ -6,6 +6,7 @@ import scipy.stats
 import tensorflow as tf
 
 import numpy_reference as ref
+from helpers import set_variables
 from improved_gan_tf2 import data_dependent_init
 from improved_gan_tf2 import layers as L
 
@@ -17,18 +18,13 @@ def _build(layer, x):
     return layer
 
 
-def _set(layer, **values):
-    for name, value in values.items():
-        getattr(layer, name).assign(value.astype(np.float32))
-
-
 # ---------------------------------------------------------------- weight norm: dense and NIN
 
 def test_weight_norm_dense_forward_matches_original(rng):
     x = rng.randn(7, 12).astype(np.float32)
     layer = _build(L.WeightNormDense(5, activation="relu"), x)
     v, g, b = rng.randn(12, 5) * 0.05, rng.rand(5) + 0.5, rng.randn(5)
-    _set(layer, kernel=v, scale=g, bias=b)
+    set_variables(layer, kernel=v, scale=g, bias=b)
     expected = np.maximum(x @ ref.weight_norm(v, g, axes=0) + b, 0)
     np.testing.assert_allclose(layer(x).numpy(), expected, atol=ATOL)
 
@@ -37,7 +33,7 @@ def test_weight_norm_dense_on_rank4_is_the_per_pixel_nin_layer(rng):
     x_nchw = rng.randn(3, 6, 4, 4)
     layer = _build(L.WeightNormDense(5), np.zeros((1, 4, 4, 6), np.float32))
     v, g, b = rng.randn(6, 5), rng.rand(5) + 0.5, rng.randn(5)
-    _set(layer, kernel=v, scale=g, bias=b)
+    set_variables(layer, kernel=v, scale=g, bias=b)
     # Lasagne NINLayer: out[n, o, h, w] = sum_c x[n, c, h, w] W[c, o] + b[o]
     expected_nchw = np.einsum("nchw,co->nohw", x_nchw, ref.weight_norm(v, g, axes=0)) + b[None, :, None, None]
     out = layer(x_nchw.transpose(0, 2, 3, 1).astype(np.float32)).numpy()
@@ -78,7 +74,7 @@ def test_mnist_dense_has_no_epsilon_flattens_and_draws_from_normal_01(rng):
     x = rng.randn(4, 2, 3, 2).astype(np.float32) * 1e-4
     layer = _build(L.MnistWeightNormDense(3, activation=None), x)
     v = rng.randn(12, 3) * 1e-4  # tiny kernel: an epsilon of 1e-6 in the norm would change W a lot
-    _set(layer, kernel=v, scale=np.ones(3), bias=np.zeros(3))
+    set_variables(layer, kernel=v, scale=np.ones(3), bias=np.zeros(3))
     expected = x.reshape(4, -1) @ ref.weight_norm(v, np.ones(3), axes=0, eps=0.0)
     np.testing.assert_allclose(layer(x).numpy(), expected, rtol=1e-4, atol=1e-9)
     with_eps = x.reshape(4, -1) @ ref.weight_norm(v, np.ones(3), axes=0, eps=1e-6)
@@ -105,7 +101,7 @@ def test_l2normalized_dense_matches_original_and_skips_init(rng):
     x = rng.randn(9, 6).astype(np.float32)
     layer = _build(L.L2NormalizedDense(4, activation="sigmoid"), x)
     w, g, b = rng.randn(6, 4), rng.rand(4) + 0.5, rng.randn(4)
-    _set(layer, kernel=w, scale=g, bias=b)
+    set_variables(layer, kernel=w, scale=g, bias=b)
     expected = 1 / (1 + np.exp(-(x @ ref.weight_norm(w, g, axes=0, eps=1e-6) + b)))
     np.testing.assert_allclose(layer(x).numpy(), expected, atol=ATOL)
     data_dependent_init(layer, x)
@@ -126,7 +122,7 @@ def test_weight_norm_conv_matches_lasagne(rng, stride, padding, pad):
     layer = _build(L.WeightNormConv2D(4, 3, strides=stride, padding=padding, activation="leaky_relu"),
                    np.zeros((1, 8, 8, 3), np.float32))
     w_lasagne, g, b = rng.randn(4, 3, 3, 3), rng.rand(4) + 0.5, rng.randn(4)  # (O, C, kh, kw)
-    _set(layer, kernel=w_lasagne.transpose(2, 3, 1, 0), scale=g, bias=b)
+    set_variables(layer, kernel=w_lasagne.transpose(2, 3, 1, 0), scale=g, bias=b)
     w = ref.weight_norm(w_lasagne, g, axes=(1, 2, 3), out_axis=0)  # WeightNormLayer: W_axes_to_sum (1,2,3)
     pre = ref.conv2d_nchw(x_nchw, w, stride, pad) + b[None, :, None, None]
     expected = np.maximum(pre, 0.2 * pre)  # nn.lrelu
@@ -159,7 +155,7 @@ def test_deconv_half_with_flip_reproduces_theano(rng):
     x_nchw = rng.randn(2, 4, 4, 4)
     w_lasagne, b = rng.randn(4, 3, 5, 5), rng.randn(3)  # Deconv2DLayer W: (in channels, out channels, kh, kw)
     layer = _build(L.Deconv2D(3, 5, padding="half", flip_kernel=True), np.zeros((1, 4, 4, 4), np.float32))
-    _set(layer, kernel=w_lasagne.transpose(2, 3, 1, 0), bias=b)
+    set_variables(layer, kernel=w_lasagne.transpose(2, 3, 1, 0), bias=b)
     expected = ref.theano_deconv_half(x_nchw, w_lasagne, 2, (8, 8)) + b[None, :, None, None]
     out = layer(x_nchw.transpose(0, 2, 3, 1).astype(np.float32)).numpy()
     np.testing.assert_allclose(out, expected.transpose(0, 2, 3, 1), atol=1e-4)
@@ -175,7 +171,7 @@ def test_weight_norm_deconv_matches_theano_and_inits(rng):
     w_lasagne, g = rng.randn(4, 3, 5, 5) * 0.05, rng.rand(3) + 0.5
     layer = _build(L.WeightNormConv2DTranspose(3, 5, flip_kernel=True, activation="tanh", train_scale=True,
                                                init_scale=0.1), np.zeros((1, 4, 4, 4), np.float32))
-    _set(layer, kernel=w_lasagne.transpose(2, 3, 1, 0), scale=g, bias=np.zeros(3))
+    set_variables(layer, kernel=w_lasagne.transpose(2, 3, 1, 0), scale=g, bias=np.zeros(3))
     w = ref.weight_norm(w_lasagne, g, axes=(0, 2, 3), out_axis=1)  # deconv: W_axes_to_sum (0, 2, 3)
     x = x_nchw.transpose(0, 2, 3, 1).astype(np.float32)
     pre = ref.theano_deconv_half(x_nchw, w, 2, (8, 8))
@@ -204,7 +200,7 @@ def test_minibatch_discrimination_forward_and_init(rng):
     np.testing.assert_array_equal(layer.bias.numpy(), -1.0)
     np.testing.assert_array_equal(layer.log_weight_scale.numpy(), 0.0)
     theta, lws, b = rng.randn(20, 6, 4) * 0.05, rng.randn(6, 4) * 0.1, rng.randn(6)
-    _set(layer, kernel=theta, log_weight_scale=lws, bias=b)
+    set_variables(layer, kernel=theta, log_weight_scale=lws, bias=b)
     expected, _, _ = ref.minibatch_features(x.astype(np.float64), theta, lws, b)
     np.testing.assert_allclose(layer(x).numpy(), expected, atol=1e-5)
     out = data_dependent_init(layer, x).numpy()
@@ -252,7 +248,7 @@ def test_virtual_batch_norm_matches_original(rng, scale, per_pixel, rank):
     layer = _build(L.VirtualBatchNorm(6, scale=scale, per_pixel=per_pixel), np.concatenate([x_ref, x_live]))
     assert [w.name for w in layer.weights] == ["gamma", "beta"]
     gamma, beta = rng.randn(*layer.gamma.shape) * 0.1 + (1 if scale == "linear" else 0), rng.randn(*layer.beta.shape)
-    _set(layer, gamma=gamma, beta=beta)
+    set_variables(layer, gamma=gamma, beta=beta)
     out = layer(np.concatenate([x_ref, x_live])).numpy()
     if rank == 2 and per_pixel:
         gamma, beta = gamma.reshape(1, 1, -1), beta.reshape(1, 1, -1)
@@ -295,7 +291,7 @@ def test_generator_batch_norm_matches_original_in_every_mode(rng):
     x = (rng.randn(16, 4, 4, 5) * 3 + 2).astype(np.float32)
     b = rng.randn(5)
     layer = _build(L.GeneratorBatchNorm(), x)
-    _set(layer, bias=b)
+    set_variables(layer, bias=b)
     expected = ref.generator_batch_norm(x.astype(np.float64), b)
     for training in (True, False, None):
         np.testing.assert_allclose(layer(x, training=training).numpy(), expected, atol=1e-4)

@@ -1,6 +1,5 @@
 """The MNIST scripts run end to end on the shipped sample: every promised output, exact resumption after an
 interrupted run, and one-line errors for bad flags."""
-import csv
 import json
 import os
 import re
@@ -13,34 +12,16 @@ import pytest
 from PIL import Image
 
 import numpy_reference as ref
+from helpers import CUSTOM_LABELS, ENV, FEATURE_MATCHING, MINIBATCH, history, run_script
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FEATURE_MATCHING = os.path.join(ROOT, "mnist_svhn_cifar", "train_mnist_feature_matching.py")
-CUSTOM_LABELS = os.path.join(ROOT, "mnist_svhn_cifar", "train_mnist_fm_custom_labels.py")
-MINIBATCH = os.path.join(ROOT, "mnist_svhn_cifar", "train_mnist_minibatch_discrimination.py")
 ORIGINAL_LINE = re.compile(
     r"^Iteration (\d+), time = \d+s, loss_lab = \d+\.\d{4}, loss_unl = \d+\.\d{4}, "
     r"train err = \d\.\d{4}, test err = (\d\.\d{4})$", re.M
 )
-ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
 
 
-def run_script(script, *args, timeout=300):
-    return subprocess.run([sys.executable, script, *args], capture_output=True, text=True, env=ENV, timeout=timeout)
-
-
-def history(out_dir):
-    with open(os.path.join(out_dir, "history.csv")) as stream:
-        return list(csv.DictReader(stream))
-
-
-@pytest.fixture(scope="module")
-def two_epoch_run(mnist_sample_run):
-    return mnist_sample_run  # conftest.py: shared with test_robustness.py
-
-
-def test_two_epochs_write_every_promised_output(two_epoch_run):
-    out_dir, stdout = two_epoch_run
+def test_two_epochs_write_every_promised_output(mnist_sample_run):
+    out_dir, stdout = mnist_sample_run
     lines = ORIGINAL_LINE.findall(stdout)
     assert [int(epoch) for epoch, _ in lines] == [0, 1]
     flags = json.load(open(os.path.join(out_dir, "flags.json")))
@@ -64,8 +45,8 @@ def test_two_epochs_write_every_promised_output(two_epoch_run):
     assert float(rows[1]["val_test_err"]) < float(rows[0]["val_test_err"]) < 0.9
 
 
-def test_an_interrupted_run_resumes_exactly(two_epoch_run, tmp_path):
-    reference_dir, _ = two_epoch_run
+def test_an_interrupted_run_resumes_exactly(mnist_sample_run, tmp_path):
+    reference_dir, _ = mnist_sample_run
     out_dir = str(tmp_path / "run")
     process = subprocess.Popen([sys.executable, FEATURE_MATCHING, "--dataset=mnist_sample", "--epochs=2",
                                 f"--out_dir={out_dir}"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
@@ -105,8 +86,8 @@ def test_missing_data_names_the_files_and_where_to_get_them(tmp_path):
     assert "mnist.npz" in result.stderr and str(tmp_path) in result.stderr
 
 
-def test_resuming_with_other_flags_is_refused(two_epoch_run):
-    out_dir, _ = two_epoch_run
+def test_resuming_with_other_flags_is_refused(mnist_sample_run):
+    out_dir, _ = mnist_sample_run
     result = run_script(FEATURE_MATCHING, "--dataset=mnist_sample", "--epochs=2", "--seed=7", f"--out_dir={out_dir}")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "seed: 1 -> 7" in result.stderr

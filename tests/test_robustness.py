@@ -5,7 +5,6 @@ damaged run files, unusable --out_dir values, a finished run, other data and Ctr
 scripts list their flags and keep TensorFlow's start-up log to themselves.
 
 Most cases run the real scripts in subprocesses on the shipped MNIST sample (an epoch takes about 2 s)."""
-import csv
 import dataclasses
 import json
 import os
@@ -19,21 +18,15 @@ import time
 import numpy as np
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FEATURE_MATCHING = os.path.join(ROOT, "mnist_svhn_cifar", "train_mnist_feature_matching.py")
-CUSTOM_LABELS = os.path.join(ROOT, "mnist_svhn_cifar", "train_mnist_fm_custom_labels.py")
-ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
+from helpers import CUSTOM_LABELS, ENV, FEATURE_MATCHING, MINIBATCH, ROOT, history, run_script
+
 ITERATION = re.compile(r"^Iteration (\d+), ", re.M)
 SAMPLE = ("--dataset=mnist_sample",)
 
 #: Runs a script with the learning rate of epochs >= argv[1] set to 1e30 (a run that diverges there).
 DIVERGE_AT = """
-try:
-    from improved_gan_tf2.startup import quiet_tensorflow
-except ImportError:  # before issue 16
-    pass
-else:
-    quiet_tensorflow()
+from improved_gan_tf2.startup import quiet_tensorflow
+quiet_tensorflow()
 import runpy, sys
 from improved_gan_tf2.experiments.registry import SemiSupervisedExperiment
 bad_epoch, script = int(sys.argv[1]), sys.argv[2]
@@ -45,10 +38,6 @@ runpy.run_path(script, run_name="__main__")
 """
 
 
-def run_script(script, *args, timeout=300, env=ENV):
-    return subprocess.run([sys.executable, script, *args], capture_output=True, text=True, env=env, timeout=timeout)
-
-
 def one_line_error(result, status=2):
     """The run stopped with ``status`` and one line on stderr, no traceback; returns that line."""
     assert result.returncode == status, (result.returncode, result.stderr[-3000:])
@@ -56,11 +45,6 @@ def one_line_error(result, status=2):
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr[-3000:]
     return lines[0]
-
-
-def history(out_dir):
-    with open(os.path.join(out_dir, "history.csv")) as stream:
-        return list(csv.DictReader(stream))
 
 
 def checkpoint_numbers(out_dir):
@@ -522,10 +506,11 @@ def test_help_lists_the_scripts_own_flags(script, flag):
     assert f"  {flag}:" in result.stdout and "Traceback" not in result.stderr, result.stdout[-2000:]
 
 
-def test_the_readme_command_prints_no_tensorflow_noise_and_says_where_the_results_are(tmp_path):
+@pytest.mark.parametrize("script, args", [(FEATURE_MATCHING, ()), (MINIBATCH, ("--count=5",))])
+def test_the_readme_command_prints_no_tensorflow_noise_and_says_where_the_results_are(tmp_path, script, args):
     env = {key: value for key, value in ENV.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
     out_dir = str(tmp_path / "run")
-    result = run_script(FEATURE_MATCHING, *SAMPLE, "--epochs=1", f"--out_dir={out_dir}", env=env)
+    result = run_script(script, *SAMPLE, "--epochs=1", *args, f"--out_dir={out_dir}", env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stderr == ""
     assert f"Results in {out_dir}: summary.json, history.csv" in result.stdout.splitlines()[-1]

@@ -17,6 +17,7 @@ import tensorflow as tf
 
 import numpy_reference as ref
 import numpy_reference_cifar as cifar_ref
+from helpers import build
 from improved_gan_tf2 import experiments, port
 from improved_gan_tf2.data.pipeline import evaluation_dataset
 from improved_gan_tf2.models.imagenet import ImageNetGAN
@@ -198,7 +199,7 @@ def test_cifar_svhn_test_error_is_the_originals(rng, name):
     features of an image depend on the other images of its window)."""
     experiment = experiments.get_experiment(name)
     keras.utils.set_random_seed(0)
-    gan = experiments.build_model(experiment, dict(experiment.default_flags(), width_scale=0.0625, batch_size=10))
+    gan = build(name, width_scale=0.0625, batch_size=10)
     minibatch = experiment.generator_loss == "minibatch"
     gan.initialize(rng.uniform(-1, 1, (20, 32, 32, 3)).astype(np.float32), 10)
     # the averaged network's parameters in the original's layouts (the non-trainable scales are the raw ones)
