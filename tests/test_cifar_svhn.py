@@ -512,15 +512,18 @@ def _default(helpfull, name):
 def test_defaults_and_input_errors(tmp_path):
     """Original defaults in --helpfull; missing data or bad flags end in one line naming the problem."""
     _write_cifar(tmp_path / "cifar", np.random.RandomState(1))
-    out = f"--out_dir={tmp_path / 'o'}"
+    def out(key):  # one run directory per process: they run at once, and a run directory takes one run at a time
+        return f"--out_dir={tmp_path / key}"
+
     processes = {
         "help": _start("train_cifar_minibatch_discrimination.py", "--helpfull"),
-        "svhn_missing": _start("train_svhn_minibatch_discrimination.py", f"--data_dir={tmp_path}", out),
+        "svhn_missing": _start("train_svhn_minibatch_discrimination.py", f"--data_dir={tmp_path}",
+                               out("svhn_missing")),
         # --count=400 from 20 images per class
         "too_many": _start("train_cifar_minibatch_discrimination.py", f"--data_dir={tmp_path / 'cifar'}",
-                           "--batch_size=10", out),
+                           "--batch_size=10", out("too_many")),
         "two_columns": _start("train_cifar_minibatch_discrimination.py", f"--data_dir={tmp_path / 'cifar'}",
-                              "--no_labels", "--no_labels_historical_averaging", out),
+                              "--no_labels", "--no_labels_historical_averaging", out("two_columns")),
     }
     results = {key: _finish(process) for key, process in processes.items()}
 
