@@ -268,12 +268,6 @@ class RunDirectory:
 
     # ------------------------------------------------------------------ checkpoints, history, summary
 
-    def checkpoint_manager(self, max_to_keep=3, **objects):
-        """A ``CheckpointManager`` over ``objects`` plus an ``epoch`` counter (returned as the second value)."""
-        epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
-        checkpoint = tf.train.Checkpoint(epoch=epoch, **objects)
-        return tf.train.CheckpointManager(checkpoint, self.checkpoint_dir, max_to_keep=max_to_keep), epoch
-
     def open_checkpoints(self, max_to_keep=3, print_fn=print, **objects):
         """:func:`open_checkpoints` over ``objects`` plus an ``epoch`` counter: ``(manager, epoch variable, the
         restored checkpoint or None)``."""
@@ -481,15 +475,6 @@ def _write_checkpoint_index(directory, latest, paths, timestamps, last_preserved
     with open(path + ".tmp", "w") as stream:
         stream.write("\n".join(lines) + "\n")
     os.replace(path + ".tmp", path)
-
-
-def restore_checkpoint(manager):
-    """Restore the newest checkpoint of ``manager``, checking that it matches every object; returns its path, or
-    None when there is none. (:func:`open_checkpoints` also falls back to older checkpoints.)"""
-    path = manager.latest_checkpoint
-    if path:
-        manager.checkpoint.restore(path).assert_existing_objects_matched()
-    return path
 
 
 class OriginalEpochLog(keras.callbacks.Callback):
@@ -785,14 +770,6 @@ def is_chief(strategy):
         return True
     has_chief = "chief" in resolver.cluster_spec().as_dict()
     return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
-
-
-def make_checkpoint_manager(model, directory, max_to_keep=5):
-    """``tf.train.Checkpoint`` of the model (weights, reference batch, sample inputs, step) and both
-    optimizers, in a manager keeping the last ``max_to_keep`` (the original ``Saver``'s default) as
-    ``DCGAN.model-<step>``."""
-    return tf.train.CheckpointManager(imagenet_checkpoint(model), directory, max_to_keep=max_to_keep,
-                                      checkpoint_name=IMAGENET_CHECKPOINT_NAME)
 
 
 #: The ImageNet checkpoints' name (the original ``Saver``'s ``DCGAN.model-<step>``).
