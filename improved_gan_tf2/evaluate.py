@@ -81,9 +81,9 @@ def checkpoint_path(run_dir, experiment, checkpoint="latest"):
 
     imagenet = isinstance(experiment, ImageNetExperiment)
     directory = run_dir if imagenet else os.path.join(run_dir, "checkpoints")
-    prefix = "DCGAN.model" if imagenet else "ckpt"
+    prefix = training.IMAGENET_CHECKPOINT_NAME if imagenet else "ckpt"
     state = tf.train.get_checkpoint_state(directory) if os.path.isdir(directory) else None
-    available = sorted(int(p.rsplit("-", 1)[1]) for p in (state.all_model_checkpoint_paths if state else ())
+    available = sorted(training.checkpoint_number(p) for p in (state.all_model_checkpoint_paths if state else ())
                        if os.path.exists(p + ".index") or os.path.exists(os.path.join(directory, p) + ".index"))
     cli.require(available, f"{run_dir} holds no checkpoint (nothing in {directory}).")
     if str(checkpoint) == "latest":
@@ -108,12 +108,11 @@ def load_run(run_dir, checkpoint="latest"):
     path, number = checkpoint_path(run_dir, experiment, checkpoint)
     model = experiments.build_model(experiment, flags)
     if isinstance(experiment, ImageNetExperiment):
-        objects = dict(model=model, d_optimizer=model.discriminator_optimizer, g_optimizer=model.generator_optimizer)
+        saved = training.imagenet_checkpoint(model)
     else:
-        objects = dict(training.semi_supervised_checkpoint_objects(model),
-                       epoch=tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch"))
+        saved, _ = training.epoch_checkpoint(**training.semi_supervised_checkpoint_objects(model))
     try:
-        tf.train.Checkpoint(**objects).restore(path).assert_existing_objects_matched()
+        saved.restore(path).assert_existing_objects_matched()
     except (AssertionError, ValueError, tf.errors.OpError) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise cli.InputError(f"{path} does not restore into the {experiment.script} model of flags.json ({first}).") \

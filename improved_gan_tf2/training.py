@@ -271,8 +271,7 @@ class RunDirectory:
     def open_checkpoints(self, max_to_keep=3, print_fn=print, **objects):
         """:func:`open_checkpoints` over ``objects`` plus an ``epoch`` counter: ``(manager, epoch variable, the
         restored checkpoint or None)``."""
-        epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
-        checkpoint = tf.train.Checkpoint(epoch=epoch, **objects)
+        checkpoint, epoch = epoch_checkpoint(**objects)
         manager, restored = open_checkpoints(checkpoint, self.checkpoint_dir, max_to_keep, print_fn=print_fn)
         return manager, epoch, restored
 
@@ -358,7 +357,8 @@ def _first_line(error):
     return text.strip().splitlines()[0][:300] if text.strip() else type(error).__name__
 
 
-def _checkpoint_number(path):
+def checkpoint_number(path):
+    """The number a checkpoint path ends with (``ckpt-12``: 12), or -1 if it ends with none."""
     match = re.search(r"-(\d+)$", path)
     return int(match.group(1)) if match else -1
 
@@ -423,7 +423,7 @@ def open_checkpoints(checkpoint, directory, max_to_keep, checkpoint_name="ckpt",
         paths = [name[:-len(".index")] for name in glob.glob(glob.escape(prefix) + "-*.index")]
         if paths and state_problem is None:
             state_problem = f"{directory} has checkpoint files but no checkpoint index"
-    paths = sorted(set(paths), key=_checkpoint_number, reverse=True)
+    paths = sorted(set(paths), key=checkpoint_number, reverse=True)
     restored, skipped = None, []
     logger = tf.get_logger()
     level = logger.level
@@ -454,8 +454,8 @@ def open_checkpoints(checkpoint, directory, max_to_keep, checkpoint_name="ckpt",
         for name in glob.glob(glob.escape(path) + ".*"):
             os.replace(name, os.path.join(aside, os.path.basename(name)))
     if restored is not None and (skipped or state_problem):
-        kept = sorted((p for p in paths if _checkpoint_number(p) <= _checkpoint_number(restored)),
-                      key=_checkpoint_number)
+        kept = sorted((p for p in paths if checkpoint_number(p) <= checkpoint_number(restored)),
+                      key=checkpoint_number)
         _write_checkpoint_index(directory, restored, kept,
                                 [timestamps.get(p) or os.path.getmtime(p + ".index") for p in kept],
                                 state.last_preserved_timestamp if state is not None else 0.0)
@@ -632,6 +632,13 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.manager.save(checkpoint_number=epoch + 1)
 
 
+def epoch_checkpoint(**objects):
+    """A semi-supervised run's ``tf.train.Checkpoint``: ``objects`` plus an ``epoch`` counter (returned as the
+    second value)."""
+    epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+    return tf.train.Checkpoint(epoch=epoch, **objects), epoch
+
+
 def semi_supervised_checkpoint_objects(gan):
     """What a semi-supervised run's checkpoints hold besides the epoch counter, by name: both networks, both
     optimizers, the parameter average, the random generators' states and the objects of
@@ -731,7 +738,7 @@ def _interrupted_message(manager):
     latest = manager.latest_checkpoint
     if latest is None:
         return "interrupted in the first epoch, before any checkpoint; the same command starts the run again."
-    done = _checkpoint_number(latest)
+    done = checkpoint_number(latest)
     saved = "epoch 0 is" if done == 1 else f"epochs 0-{done - 1} are"
     return (f"interrupted after epoch {done - 1} (during epoch {done}); {saved} saved in {latest}: the same command "
             f"resumes from there.")
