@@ -101,11 +101,16 @@ def checkpoint_path(run_dir, experiment, checkpoint="latest"):
 
 def load_run(run_dir, checkpoint="latest"):
     """Rebuild the run of ``run_dir`` (its experiment's model with its flags) and restore ``checkpoint``."""
-    import tensorflow as tf
-
     run_dir = os.path.abspath(run_dir)
     experiment, flags = read_run_flags(run_dir)
-    path, number = checkpoint_path(run_dir, experiment, checkpoint)
+    return _restore_run(run_dir, experiment, flags, *checkpoint_path(run_dir, experiment, checkpoint))
+
+
+def _restore_run(run_dir, experiment, flags, path, number):
+    """:func:`load_run` once the flags are read and the checkpoint is found: build the model and restore
+    ``path``."""
+    import tensorflow as tf
+
     model = experiments.build_model(experiment, flags)
     if isinstance(experiment, ImageNetExperiment):
         saved = training.imagenet_checkpoint(model)
@@ -224,7 +229,7 @@ def evaluate(run_dir, checkpoint="latest", num_samples=50000, samples_out=None, 
     cli.require(batch_size is None or batch_size >= 1, f"--batch_size must be at least 1, got {batch_size}.")
     run_dir = os.path.abspath(run_dir)
     experiment, flags = read_run_flags(run_dir)
-    checkpoint_path(run_dir, experiment, checkpoint)
+    path, number = checkpoint_path(run_dir, experiment, checkpoint)
     samples_out = os.path.abspath(samples_out or os.path.join(run_dir, SAMPLES_FILE))
     out_dir = os.path.dirname(samples_out)
     cli.require(os.path.isdir(out_dir) and os.access(out_dir, os.W_OK),
@@ -236,7 +241,7 @@ def evaluate(run_dir, checkpoint="latest", num_samples=50000, samples_out=None, 
 
     timings = {}
     begin = time.time()
-    run = load_run(run_dir, checkpoint)
+    run = _restore_run(run_dir, experiment, flags, path, number)
     timings["restore"] = time.time() - begin
     result = {"run": run_dir, "experiment": experiment.script, "checkpoint": run.checkpoint,
               "checkpoint_number": run.step, "seed": seed, "num_samples": num_samples}
