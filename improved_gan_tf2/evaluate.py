@@ -31,7 +31,7 @@ quiet_tensorflow()  # the tools import TensorFlow; its C++ start-up log is not f
 from improved_gan_tf2 import cli, experiments, training  # noqa: E402
 from improved_gan_tf2.data.pipeline import evaluation_dataset  # noqa: E402
 from improved_gan_tf2.experiments.registry import ImageNetExperiment  # noqa: E402
-from improved_gan_tf2.plotting import save_png  # noqa: E402
+from improved_gan_tf2.plotting import save_png, to_pixels  # noqa: E402
 
 EVALUATION_FILE = "evaluation.json"
 SAMPLES_FILE = "evaluation_samples.npz"
@@ -159,8 +159,7 @@ def to_uint8(samples, value_range):
     if samples.ndim == 2:
         side = int(round(np.sqrt(samples.shape[1])))
         samples = samples.reshape(len(samples), side, side, 1)
-    low, high = value_range
-    return np.round(np.clip((samples - low) / (high - low), 0.0, 1.0) * 255).astype(np.uint8)
+    return to_pixels(samples, value_range)
 
 
 def value_range(run):
