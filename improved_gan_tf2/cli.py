@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional, Tuple
 from absl import app, flags, logging
 
 from improved_gan_tf2.data.errors import DataFormatError, DataNotFoundError
-from improved_gan_tf2.training import RunDirectoryError, TrainingStopped
+from improved_gan_tf2.errors import RunDirectoryError, TrainingStopped
 
 FLAG_KINDS = ("integer", "float", "boolean", "string", "enum")
 

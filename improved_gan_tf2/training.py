@@ -28,6 +28,15 @@ import numpy as np
 import tensorflow as tf
 
 from improved_gan_tf2.data.pipeline import evaluation_dataset, semi_supervised_dataset
+from improved_gan_tf2.errors import (  # noqa: F401  (defined there, without TensorFlow; used as training.<name>)
+    CheckpointError,
+    NonFiniteError,
+    RunDirectoryError,
+    RunLockedError,
+    RunMismatchError,
+    TrainingInterrupted,
+    TrainingStopped,
+)
 from improved_gan_tf2.plotting import save_image_grid, save_png
 
 ORIGINAL_LOG_LINE = (
@@ -47,44 +56,6 @@ RESUMABLE_FLAG_CHANGES = frozenset({"epochs", "out_dir", "data_dir", "verbose", 
 
 #: The key of ``flags.json`` that names the run's experiment (the original script's name).
 EXPERIMENT_KEY = "experiment"
-
-
-class RunDirectoryError(ValueError):
-    """The run directory cannot be used as asked (a file, not writable, in use, damaged, made with other flags or
-    data); the message says why and what to do."""
-
-
-class RunMismatchError(RunDirectoryError):
-    """The output directory holds a run made with other flags (or other data)."""
-
-
-class RunLockedError(RunDirectoryError):
-    """Another process is running in the output directory."""
-
-
-class CheckpointError(RunDirectoryError):
-    """None of the checkpoints of a run directory restores."""
-
-
-class TrainingStopped(Exception):
-    """Training ended early, with nothing lost; ``str(error)`` is the one line to print, ``exit_status`` the
-    process's exit status."""
-
-    exit_status = 1
-    prefix = "error: "
-
-
-class NonFiniteError(TrainingStopped):
-    """A loss or a parameter became NaN or infinite: training stopped before anything non-finite was saved."""
-
-    exit_status = 3
-
-
-class TrainingInterrupted(TrainingStopped):
-    """Ctrl-C during training; the checkpoints written so far are intact."""
-
-    exit_status = 130
-    prefix = ""
 
 
 def write_json_atomic(path, value):
