@@ -584,6 +584,17 @@ def _capitalized(text):
     return text[:1].upper() + text[1:]
 
 
+def _refuse_non_finite(manager, when, not_saved, count_more=False):
+    """Raise :class:`NonFiniteError` if a variable of ``manager``'s checkpoint holds a NaN or an infinity: "training
+    diverged <when>: <the first three names> hold NaN or infinite values, so <not_saved>." and what the run leaves
+    (``count_more``: "and N more" after the three names)."""
+    bad = non_finite_variables(manager.checkpoint)
+    if bad:
+        names = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if count_more and len(bad) > 3 else "")
+        raise NonFiniteError(f"training diverged {when}: {names} hold NaN or infinite values, so {not_saved}. "
+                             f"{_capitalized(_checkpoint_advice(manager))}.")
+
+
 class EpochCheckpoint(keras.callbacks.Callback):
     """Saves ``manager``'s checkpoint after every epoch, numbered by the epochs completed, unless a variable of it
     holds a NaN or an infinity: then raises :class:`NonFiniteError` and the last checkpoint stays the latest."""
@@ -594,11 +605,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.epoch_variable = epoch_variable
 
     def on_epoch_end(self, epoch, logs=None):
-        bad = non_finite_variables(self.manager.checkpoint)
-        if bad:
-            names = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
-            raise NonFiniteError(f"training diverged in epoch {epoch}: {names} hold NaN or infinite values, so "
-                                 f"epoch {epoch} was not saved. {_capitalized(_checkpoint_advice(self.manager))}.")
+        _refuse_non_finite(self.manager, f"in epoch {epoch}", f"epoch {epoch} was not saved", count_more=True)
         self.epoch_variable.assign(epoch + 1)
         self.manager.save(checkpoint_number=epoch + 1)
 
@@ -770,12 +777,9 @@ def open_imagenet_checkpoints(model, directory, max_to_keep=5, print_fn=print):
 def save_checkpoint(manager, model):
     """Save ``manager``'s checkpoint numbered by the model's step; returns its path. Raises
     :class:`NonFiniteError`, saving nothing, if a variable holds a NaN or an infinity."""
-    bad = non_finite_variables(manager.checkpoint)
-    if bad:
-        raise NonFiniteError(f"training diverged before step {int(model.step.numpy())}: {', '.join(bad[:3])} hold "
-                             f"NaN or infinite values, so no checkpoint was saved. "
-                             f"{_capitalized(_checkpoint_advice(manager))}.")
-    return manager.save(checkpoint_number=int(model.step.numpy()))
+    step = int(model.step.numpy())
+    _refuse_non_finite(manager, f"before step {step}", "no checkpoint was saved")
+    return manager.save(checkpoint_number=step)
 
 
 class ImageNetTrainingMonitor(keras.callbacks.Callback):
