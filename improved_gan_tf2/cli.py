@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional, Tuple
 from absl import app, flags, logging
 
 from improved_gan_tf2.data.errors import DataFormatError, DataNotFoundError
-from improved_gan_tf2.training import RunDirectoryError, TrainingStopped
+from improved_gan_tf2.errors import RunDirectoryError, TrainingInterrupted, TrainingStopped
 
 FLAG_KINDS = ("integer", "float", "boolean", "string", "enum")
 
@@ -26,7 +26,7 @@ class InputError(ValueError):
 
 INPUT_ERRORS = (InputError, DataNotFoundError, DataFormatError, RunDirectoryError)
 #: Exit status of a run stopped by Ctrl-C (128 + SIGINT, as a shell reports it).
-INTERRUPTED_STATUS = 130
+INTERRUPTED_STATUS = TrainingInterrupted.exit_status
 
 
 @dataclasses.dataclass(frozen=True)

@@ -31,7 +31,7 @@ quiet_tensorflow()  # the tools import TensorFlow; its C++ start-up log is not f
 from improved_gan_tf2 import cli, experiments, training  # noqa: E402
 from improved_gan_tf2.data.pipeline import evaluation_dataset  # noqa: E402
 from improved_gan_tf2.experiments.registry import ImageNetExperiment  # noqa: E402
-from improved_gan_tf2.plotting import save_png  # noqa: E402
+from improved_gan_tf2.plotting import save_png, to_pixels  # noqa: E402
 from inception_score.model import as_rgb  # noqa: E402  (numpy only at import)
 
 EVALUATION_FILE = "evaluation.json"
@@ -82,9 +82,9 @@ def checkpoint_path(run_dir, experiment, checkpoint="latest"):
 
     imagenet = isinstance(experiment, ImageNetExperiment)
     directory = run_dir if imagenet else os.path.join(run_dir, "checkpoints")
-    prefix = "DCGAN.model" if imagenet else "ckpt"
+    prefix = training.IMAGENET_CHECKPOINT_NAME if imagenet else "ckpt"
     state = tf.train.get_checkpoint_state(directory) if os.path.isdir(directory) else None
-    available = sorted(int(p.rsplit("-", 1)[1]) for p in (state.all_model_checkpoint_paths if state else ())
+    available = sorted(training.checkpoint_number(p) for p in (state.all_model_checkpoint_paths if state else ())
                        if os.path.exists(p + ".index") or os.path.exists(os.path.join(directory, p) + ".index"))
     cli.require(available, f"{run_dir} holds no checkpoint (nothing in {directory}).")
     if str(checkpoint) == "latest":
@@ -102,19 +102,23 @@ def checkpoint_path(run_dir, experiment, checkpoint="latest"):
 
 def load_run(run_dir, checkpoint="latest"):
     """Rebuild the run of ``run_dir`` (its experiment's model with its flags) and restore ``checkpoint``."""
-    import tensorflow as tf
-
     run_dir = os.path.abspath(run_dir)
     experiment, flags = read_run_flags(run_dir)
-    path, number = checkpoint_path(run_dir, experiment, checkpoint)
+    return _restore_run(run_dir, experiment, flags, *checkpoint_path(run_dir, experiment, checkpoint))
+
+
+def _restore_run(run_dir, experiment, flags, path, number):
+    """:func:`load_run` once the flags are read and the checkpoint is found: build the model and restore
+    ``path``."""
+    import tensorflow as tf
+
     model = experiments.build_model(experiment, flags)
     if isinstance(experiment, ImageNetExperiment):
-        objects = dict(model=model, d_optimizer=model.discriminator_optimizer, g_optimizer=model.generator_optimizer)
+        saved = training.imagenet_checkpoint(model)
     else:
-        objects = dict(training.semi_supervised_checkpoint_objects(model),
-                       epoch=tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch"))
+        saved, _ = training.epoch_checkpoint(**training.semi_supervised_checkpoint_objects(model))
     try:
-        tf.train.Checkpoint(**objects).restore(path).assert_existing_objects_matched()
+        saved.restore(path).assert_existing_objects_matched()
     except (AssertionError, ValueError, tf.errors.OpError) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise cli.InputError(f"{path} does not restore into the {experiment.script} model of flags.json ({first}).") \
@@ -156,8 +160,7 @@ def to_uint8(samples, value_range):
     if samples.ndim == 2:
         side = int(round(np.sqrt(samples.shape[1])))
         samples = samples.reshape(len(samples), side, side, 1)
-    low, high = value_range
-    return np.round(np.clip((samples - low) / (high - low), 0.0, 1.0) * 255).astype(np.uint8)
+    return to_pixels(samples, value_range)
 
 
 def value_range(run):
@@ -221,7 +224,7 @@ def evaluate(run_dir, checkpoint="latest", num_samples=50000, samples_out=None, 
     cli.require(batch_size is None or batch_size >= 1, f"--batch_size must be at least 1, got {batch_size}.")
     run_dir = os.path.abspath(run_dir)
     experiment, flags = read_run_flags(run_dir)
-    checkpoint_path(run_dir, experiment, checkpoint)
+    path, number = checkpoint_path(run_dir, experiment, checkpoint)
     samples_out = os.path.abspath(samples_out or os.path.join(run_dir, SAMPLES_FILE))
     out_dir = os.path.dirname(samples_out)
     cli.require(os.path.isdir(out_dir) and os.access(out_dir, os.W_OK),
@@ -233,7 +236,7 @@ def evaluate(run_dir, checkpoint="latest", num_samples=50000, samples_out=None, 
 
     timings = {}
     begin = time.time()
-    run = load_run(run_dir, checkpoint)
+    run = _restore_run(run_dir, experiment, flags, path, number)
     timings["restore"] = time.time() - begin
     result = {"run": run_dir, "experiment": experiment.script, "checkpoint": run.checkpoint,
               "checkpoint_number": run.step, "seed": seed, "num_samples": num_samples}

@@ -41,11 +41,15 @@ def column_major_grid(images, rows=10):
     return np.concatenate([np.concatenate(list(images[i::rows]), axis=1) for i in range(rows)], axis=0)
 
 
+def to_pixels(values, value_range=(0.0, 1.0)):
+    """``values`` in ``value_range`` as uint8 0..255: scaled to 0..1, clipped, times 255, rounded."""
+    low, high = value_range
+    return np.round(np.clip((np.asarray(values, np.float64) - low) / (high - low), 0.0, 1.0) * 255).astype(np.uint8)
+
+
 def save_png(path, image, value_range=(0.0, 1.0)):
     """Write ``image`` (``h x w`` or ``h x w x 3``, values in ``value_range``) atomically as an 8-bit PNG."""
-    low, high = value_range
-    pixels = np.clip((np.asarray(image, np.float64) - low) / (high - low), 0.0, 1.0)
-    write_png(path, np.round(pixels * 255).astype(np.uint8))
+    write_png(path, to_pixels(image, value_range))
 
 
 def write_png(path, pixels):

@@ -16,11 +16,7 @@ import os
 
 import numpy as np
 
-from improved_gan_tf2.startup import quiet_tensorflow
-
-quiet_tensorflow()  # the tools import TensorFlow; its C++ start-up log is not for the user
-
-from improved_gan_tf2 import cli  # noqa: E402
+from improved_gan_tf2 import cli  # does not import TensorFlow: the report needs none
 
 #: Flags that say where or how a run ran, not what it trained: never a column.
 NOT_COMPARED = frozenset({"out_dir", "data_dir", "jit_compile", "verbose", "checkpoint_dir", "sample_dir",

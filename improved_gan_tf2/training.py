@@ -28,6 +28,15 @@ import numpy as np
 import tensorflow as tf
 
 from improved_gan_tf2.data.pipeline import evaluation_dataset, semi_supervised_dataset
+from improved_gan_tf2.errors import (  # noqa: F401  (defined there, without TensorFlow; used as training.<name>)
+    CheckpointError,
+    NonFiniteError,
+    RunDirectoryError,
+    RunLockedError,
+    RunMismatchError,
+    TrainingInterrupted,
+    TrainingStopped,
+)
 from improved_gan_tf2.plotting import save_image_grid, save_png
 
 ORIGINAL_LOG_LINE = (
@@ -47,44 +56,6 @@ RESUMABLE_FLAG_CHANGES = frozenset({"epochs", "out_dir", "data_dir", "verbose", 
 
 #: The key of ``flags.json`` that names the run's experiment (the original script's name).
 EXPERIMENT_KEY = "experiment"
-
-
-class RunDirectoryError(ValueError):
-    """The run directory cannot be used as asked (a file, not writable, in use, damaged, made with other flags or
-    data); the message says why and what to do."""
-
-
-class RunMismatchError(RunDirectoryError):
-    """The output directory holds a run made with other flags (or other data)."""
-
-
-class RunLockedError(RunDirectoryError):
-    """Another process is running in the output directory."""
-
-
-class CheckpointError(RunDirectoryError):
-    """None of the checkpoints of a run directory restores."""
-
-
-class TrainingStopped(Exception):
-    """Training ended early, with nothing lost; ``str(error)`` is the one line to print, ``exit_status`` the
-    process's exit status."""
-
-    exit_status = 1
-    prefix = "error: "
-
-
-class NonFiniteError(TrainingStopped):
-    """A loss or a parameter became NaN or infinite: training stopped before anything non-finite was saved."""
-
-    exit_status = 3
-
-
-class TrainingInterrupted(TrainingStopped):
-    """Ctrl-C during training; the checkpoints written so far are intact."""
-
-    exit_status = 130
-    prefix = ""
 
 
 def write_json_atomic(path, value):
@@ -268,17 +239,10 @@ class RunDirectory:
 
     # ------------------------------------------------------------------ checkpoints, history, summary
 
-    def checkpoint_manager(self, max_to_keep=3, **objects):
-        """A ``CheckpointManager`` over ``objects`` plus an ``epoch`` counter (returned as the second value)."""
-        epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
-        checkpoint = tf.train.Checkpoint(epoch=epoch, **objects)
-        return tf.train.CheckpointManager(checkpoint, self.checkpoint_dir, max_to_keep=max_to_keep), epoch
-
     def open_checkpoints(self, max_to_keep=3, print_fn=print, **objects):
         """:func:`open_checkpoints` over ``objects`` plus an ``epoch`` counter: ``(manager, epoch variable, the
         restored checkpoint or None)``."""
-        epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
-        checkpoint = tf.train.Checkpoint(epoch=epoch, **objects)
+        checkpoint, epoch = epoch_checkpoint(**objects)
         manager, restored = open_checkpoints(checkpoint, self.checkpoint_dir, max_to_keep, print_fn=print_fn)
         return manager, epoch, restored
 
@@ -364,7 +328,8 @@ def _first_line(error):
     return text.strip().splitlines()[0][:300] if text.strip() else type(error).__name__
 
 
-def _checkpoint_number(path):
+def checkpoint_number(path):
+    """The number a checkpoint path ends with (``ckpt-12``: 12), or -1 if it ends with none."""
     match = re.search(r"-(\d+)$", path)
     return int(match.group(1)) if match else -1
 
@@ -429,7 +394,7 @@ def open_checkpoints(checkpoint, directory, max_to_keep, checkpoint_name="ckpt",
         paths = [name[:-len(".index")] for name in glob.glob(glob.escape(prefix) + "-*.index")]
         if paths and state_problem is None:
             state_problem = f"{directory} has checkpoint files but no checkpoint index"
-    paths = sorted(set(paths), key=_checkpoint_number, reverse=True)
+    paths = sorted(set(paths), key=checkpoint_number, reverse=True)
     restored, skipped = None, []
     logger = tf.get_logger()
     level = logger.level
@@ -460,8 +425,8 @@ def open_checkpoints(checkpoint, directory, max_to_keep, checkpoint_name="ckpt",
         for name in glob.glob(glob.escape(path) + ".*"):
             os.replace(name, os.path.join(aside, os.path.basename(name)))
     if restored is not None and (skipped or state_problem):
-        kept = sorted((p for p in paths if _checkpoint_number(p) <= _checkpoint_number(restored)),
-                      key=_checkpoint_number)
+        kept = sorted((p for p in paths if checkpoint_number(p) <= checkpoint_number(restored)),
+                      key=checkpoint_number)
         _write_checkpoint_index(directory, restored, kept,
                                 [timestamps.get(p) or os.path.getmtime(p + ".index") for p in kept],
                                 state.last_preserved_timestamp if state is not None else 0.0)
@@ -481,15 +446,6 @@ def _write_checkpoint_index(directory, latest, paths, timestamps, last_preserved
     with open(path + ".tmp", "w") as stream:
         stream.write("\n".join(lines) + "\n")
     os.replace(path + ".tmp", path)
-
-
-def restore_checkpoint(manager):
-    """Restore the newest checkpoint of ``manager``, checking that it matches every object; returns its path, or
-    None when there is none. (:func:`open_checkpoints` also falls back to older checkpoints.)"""
-    path = manager.latest_checkpoint
-    if path:
-        manager.checkpoint.restore(path).assert_existing_objects_matched()
-    return path
 
 
 class OriginalEpochLog(keras.callbacks.Callback):
@@ -628,6 +584,17 @@ def _capitalized(text):
     return text[:1].upper() + text[1:]
 
 
+def _refuse_non_finite(manager, when, not_saved, count_more=False):
+    """Raise :class:`NonFiniteError` if a variable of ``manager``'s checkpoint holds a NaN or an infinity: "training
+    diverged <when>: <the first three names> hold NaN or infinite values, so <not_saved>." and what the run leaves
+    (``count_more``: "and N more" after the three names)."""
+    bad = non_finite_variables(manager.checkpoint)
+    if bad:
+        names = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if count_more and len(bad) > 3 else "")
+        raise NonFiniteError(f"training diverged {when}: {names} hold NaN or infinite values, so {not_saved}. "
+                             f"{_capitalized(_checkpoint_advice(manager))}.")
+
+
 class EpochCheckpoint(keras.callbacks.Callback):
     """Saves ``manager``'s checkpoint after every epoch, numbered by the epochs completed, unless a variable of it
     holds a NaN or an infinity: then raises :class:`NonFiniteError` and the last checkpoint stays the latest."""
@@ -638,13 +605,16 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.epoch_variable = epoch_variable
 
     def on_epoch_end(self, epoch, logs=None):
-        bad = non_finite_variables(self.manager.checkpoint)
-        if bad:
-            names = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
-            raise NonFiniteError(f"training diverged in epoch {epoch}: {names} hold NaN or infinite values, so "
-                                 f"epoch {epoch} was not saved. {_capitalized(_checkpoint_advice(self.manager))}.")
+        _refuse_non_finite(self.manager, f"in epoch {epoch}", f"epoch {epoch} was not saved", count_more=True)
         self.epoch_variable.assign(epoch + 1)
         self.manager.save(checkpoint_number=epoch + 1)
+
+
+def epoch_checkpoint(**objects):
+    """A semi-supervised run's ``tf.train.Checkpoint``: ``objects`` plus an ``epoch`` counter (returned as the
+    second value)."""
+    epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+    return tf.train.Checkpoint(epoch=epoch, **objects), epoch
 
 
 def semi_supervised_checkpoint_objects(gan):
@@ -746,7 +716,7 @@ def _interrupted_message(manager):
     latest = manager.latest_checkpoint
     if latest is None:
         return "interrupted in the first epoch, before any checkpoint; the same command starts the run again."
-    done = _checkpoint_number(latest)
+    done = checkpoint_number(latest)
     saved = "epoch 0 is" if done == 1 else f"epochs 0-{done - 1} are"
     return (f"interrupted after epoch {done - 1} (during epoch {done}); {saved} saved in {latest}: the same command "
             f"resumes from there.")
@@ -787,14 +757,6 @@ def is_chief(strategy):
     return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
 
 
-def make_checkpoint_manager(model, directory, max_to_keep=5):
-    """``tf.train.Checkpoint`` of the model (weights, reference batch, sample inputs, step) and both
-    optimizers, in a manager keeping the last ``max_to_keep`` (the original ``Saver``'s default) as
-    ``DCGAN.model-<step>``."""
-    return tf.train.CheckpointManager(imagenet_checkpoint(model), directory, max_to_keep=max_to_keep,
-                                      checkpoint_name=IMAGENET_CHECKPOINT_NAME)
-
-
 #: The ImageNet checkpoints' name (the original ``Saver``'s ``DCGAN.model-<step>``).
 IMAGENET_CHECKPOINT_NAME = "DCGAN.model"
 
@@ -815,12 +777,9 @@ def open_imagenet_checkpoints(model, directory, max_to_keep=5, print_fn=print):
 def save_checkpoint(manager, model):
     """Save ``manager``'s checkpoint numbered by the model's step; returns its path. Raises
     :class:`NonFiniteError`, saving nothing, if a variable holds a NaN or an infinity."""
-    bad = non_finite_variables(manager.checkpoint)
-    if bad:
-        raise NonFiniteError(f"training diverged before step {int(model.step.numpy())}: {', '.join(bad[:3])} hold "
-                             f"NaN or infinite values, so no checkpoint was saved. "
-                             f"{_capitalized(_checkpoint_advice(manager))}.")
-    return manager.save(checkpoint_number=int(model.step.numpy()))
+    step = int(model.step.numpy())
+    _refuse_non_finite(manager, f"before step {step}", "no checkpoint was saved")
+    return manager.save(checkpoint_number=step)
 
 
 class ImageNetTrainingMonitor(keras.callbacks.Callback):

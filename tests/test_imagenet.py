@@ -247,11 +247,12 @@ def test_reference_batch_is_fixed_non_trainable_and_checkpointed(rng, tmp_path):
     gan.train_step(_real_batch(rng, gan))
     for before, v in zip(reference, gan.generator.reference_inputs):
         np.testing.assert_array_equal(before, v.numpy())  # unchanged by training
-    manager = training.make_checkpoint_manager(gan, str(tmp_path))
+    manager, _ = training.open_imagenet_checkpoints(gan, str(tmp_path))
     training.save_checkpoint(manager, gan)
     other = _tiny_gan(seed=6)
     assert not np.allclose(other.generator.reference_inputs[0].numpy(), reference[0])
-    assert training.restore_checkpoint(training.make_checkpoint_manager(other, str(tmp_path))).endswith("DCGAN.model-1")
+    _, restored = training.open_imagenet_checkpoints(other, str(tmp_path))
+    assert restored.endswith("DCGAN.model-1")
     for v, w in zip(gan.weights, other.weights):
         np.testing.assert_array_equal(v.numpy(), w.numpy())
     for v, w in zip(gan.discriminator_optimizer.variables + gan.generator_optimizer.variables,
@@ -331,7 +332,7 @@ def test_fit_trains_and_monitor_writes_log_line_samples_and_checkpoints(rng, tmp
     gan = _tiny_gan(sample_size=64)
     images, labels = _real_batch(rng, gan)
     dataset = tf.data.Dataset.from_tensors((images, labels)).repeat()
-    manager = training.make_checkpoint_manager(gan, str(tmp_path / "ckpt"))
+    manager, _ = training.open_imagenet_checkpoints(gan, str(tmp_path / "ckpt"))
     lines = []
     monitor = training.ImageNetTrainingMonitor(manager, str(tmp_path), str(tmp_path / "logs"), print_every_secs=0,
                                               checkpoint_every_secs=0, print_fn=lines.append)

@@ -68,7 +68,7 @@ WORKER = textwrap.dedent("""
         spread = max([spread] + [float(np.max(np.abs(c - copies[0]))) for c in copies])
         final.append(copies[0])
     if training.is_chief(strategy):  # only the chief writes a checkpoint: must not hang the others
-        training.save_checkpoint(training.make_checkpoint_manager(gan, out + "_ckpt"), gan)
+        training.save_checkpoint(training.open_imagenet_checkpoints(gan, out + "_ckpt")[0], gan)
     np.savez(out, replicas=replicas, spread=spread, step=int(gan.step.numpy()),
              d_iterations=int(gan.discriminator_optimizer.iterations.numpy()),
              **{"initial_%d" % i: v for i, v in enumerate(initial)}, **{"final_%d" % i: v for i, v in enumerate(final)})

@@ -95,8 +95,7 @@ CUSTOM_LABELS = register(SemiSupervisedExperiment(
         Flag("string", "labels", None, "A .npy file with one integer label 0..9 per MNIST test image; the first "
              "--train_examples are used (original flag).", required=True),
         Flag("integer", "train_examples", 8000, "How many of the first MNIST test images form the training set "
-             "(8,000 in the original; the shipped sample's test set has 1,000).",
-             check=lambda value: value >= 1, message="--train_examples must be at least 1."),
+             "(8,000 in the original; the shipped sample's test set has 1,000).", **cli.at_least("train_examples", 1)),
     ),
     load_data=load_custom_labels_data,
     **dict(_COMMON, labelled_choice="custom"),

@@ -5,6 +5,7 @@
 :func:`build_model` and :func:`prepare_data` are its parts, for the tools (evaluation, comparison with the
 original, benchmarks) that need a model or the data of an experiment without training it.
 """
+import copy
 import dataclasses
 import functools
 import os
@@ -166,13 +167,13 @@ def prepare_data(experiment, flags):
     """Load the experiment's data, choose the labelled examples and the init batch as the original does, and
     check ``--batch_size`` against the sets; input errors raise ``cli.InputError`` (or a data error)."""
     data = experiment.load_data(flags)
-    labelled, _ = _labelled_and_order(experiment, data, flags)
+    labelled, first_order = _labelled_and_order(experiment, data, flags)
     batch_size = flags["batch_size"]
     cli.require(batch_size <= min(len(data["x_train"]), len(data["x_test"])),
                 f"--batch_size={batch_size} is larger than the training or test set of {flags['dataset']}.")
 
-    def make_epoch_order():
-        return _labelled_and_order(experiment, data, flags)[1]
+    def make_epoch_order():  # a deep copy, RNG state and all: every call starts at epoch 0 of the same sequence
+        return copy.deepcopy(first_order)
 
     if experiment.init_batch == "permuted":  # MNIST: the first 500 permuted training images
         x_init = labelled.x_permuted[:INIT_BATCH_SIZE]
