@@ -841,8 +841,14 @@ class GaussianNoise(keras.layers.Layer):
         shape = inputs.shape if inputs.shape.is_fully_defined() else tf.shape(inputs)
         half = (tf.reduce_prod(shape) + 1) // 2
         dtype = tf.float64 if inputs.dtype == tf.float64 else tf.float32  # 16-bit inputs: noise drawn in float32
-        uniforms = keras.random.uniform(tf.stack([2, half]), seed=self.seed_generator, dtype=dtype)
+        uniforms = self.draw_uniforms(half, dtype)
         return inputs + tf.cast(box_muller_normal(uniforms, shape, self.stddev), inputs.dtype)
+
+    def draw_uniforms(self, half, dtype):
+        """The ``(2, half)`` uniforms in [0, 1) of one call, from the layer's seed generator. The one place the
+        layer draws random numbers: ``improved_gan_tf2.compare`` replaces it on an instance to feed the uniforms
+        that the original is fed too."""
+        return keras.random.uniform(tf.stack([2, half]), seed=self.seed_generator, dtype=dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -13,7 +13,7 @@ PACKAGE = os.path.join(ROOT, "improved_gan_tf2")
 #: The library's levels, lowest first: a module may import modules of its own package (``data``,
 #: ``experiments``, ...) or of a lower level, never of a higher one.
 LEVELS = [
-    {"init", "startup", "errors", "data.errors", "plotting"},
+    {"init", "startup", "errors", "environment", "data.errors", "plotting"},
     {"layers", "losses", "optimizers", "data"},
     {"networks"},
     {"models", "port"},
