@@ -202,7 +202,7 @@ def test_vote_validation(served):
 def test_concurrent_posts_of_one_vote_store_it_once(served):
     app, study, store = served
     client = new_client(app)
-    annotator = client.get_cookie(COOKIE).value
+    annotator = store.annotator_of_cookie(client.get_cookie(COOKIE).value)
     token = client.get("/api/next?c=plain").get_json()["token"]
     results, barrier = [], threading.Barrier(8)
 
@@ -507,6 +507,7 @@ def test_cli_serve_errors_are_one_line(tmp_path):
         port = busy.getsockname()[1]
         assert_one_line_error(cli("serve", "--study=" + path, "--db=" + str(tmp_path / "v.sqlite"),
                                   "--port=%d" % port), "cannot listen on 127.0.0.1:%d \\(.*in use" % port)
+    assert sorted(os.listdir(tmp_path)) == ["g.npz", "r.npz", "s.toml"]  # a refused start leaves no database
     assert_one_line_error(cli("report", "--db=" + str(tmp_path / "missing.sqlite")), "no such database")
 
 

@@ -121,6 +121,15 @@ def check_page(driver, base):
     assert "R" in keys and "G" in keys and "←" in keys and "→" in keys
 
 
+def check_done_page(driver):
+    """The end page: the thanks right below the progress line, without the keys line or the empty image stage."""
+    for name in ("keys", "stage", "answers", "continue"):
+        assert not driver.find_element("id", name).is_displayed(), name
+    gap = driver.execute_script("return document.getElementById('done').getBoundingClientRect().top - "
+                                "document.getElementById('progress').getBoundingClientRect().bottom")
+    assert 0 <= gap < 40, gap
+
+
 def test_feedback_mode_by_clicks_and_keys(browser, server):
     base, db_path = server
     browser.get(base + "/c/feedback")
@@ -150,6 +159,7 @@ def test_feedback_mode_by_clicks_and_keys(browser, server):
     assert browser.find_element("id", "summary").text == (
         "You answered all 20 images. You were right on %d of them." % right)
     assert sorted(r[2] for r in rows).count("real") == 10
+    check_done_page(browser)
     screenshot(browser, "turing_feedback_done.png")
 
 
@@ -170,6 +180,7 @@ def test_plain_mode_by_clicks_and_keys(browser, server):
     rows = votes(db_path, "plain")
     assert [r[1] for r in rows] == choices and all(r[6] == 0 for r in rows)
     assert browser.find_element("id", "summary").text == "You answered all 20 images."
+    check_done_page(browser)
     # a reload after the end adds nothing and shows the end again
     browser.refresh()
     wait_phase(browser, "done")

@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 
+from improved_gan_tf2.turing.store import NEW_ANNOTATORS_PER_MINUTE
 from improved_gan_tf2.turing.study import TuringError
 
 DEFAULT_COUNT = 50
@@ -19,7 +20,8 @@ DEFAULT_COUNT = 50
 def _serve(args):
     from improved_gan_tf2.turing.server import prepare, stop, url
 
-    server, study, _ = prepare(args.study, args.db, args.host, args.port, args.threads, args.batch_size)
+    server, study, _ = prepare(args.study, args.db, args.host, args.port, args.threads, args.batch_size,
+                               new_annotators_per_minute=args.new_annotators_per_minute)
     try:
         for cond in study.conditions.values():
             top = ""
@@ -101,6 +103,9 @@ def parser():
     s.add_argument("--port", type=int, default=8000, help="port to listen on, 0 for any free one (default: 8000)")
     s.add_argument("--threads", type=int, default=8, help="waitress worker threads (default: %(default)s)")
     s.add_argument("--batch_size", type=int, default=100, help="Inception batch size for top_percent")
+    s.add_argument("--new_annotators_per_minute", type=int, default=NEW_ANNOTATORS_PER_MINUTE,
+                   help="new annotators recorded per minute at most, so that a script cannot fill the database "
+                        "(default: %(default)s)")
     s.set_defaults(run=_serve)
     r = sub.add_parser("report", help="figures of the votes so far (Markdown on stdout)")
     r.add_argument("--db", required=True, help="the votes database")

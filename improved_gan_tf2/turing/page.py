@@ -57,6 +57,7 @@ h1 { font-size: 1.35rem; margin: 0.25rem 0 0; }
 #instructions, #keys { margin: 0; font-size: 0.95rem; color: #333; }
 #progress { margin: 0; font-weight: 600; font-size: 1.05rem; }
 #stage { width: 100%; display: flex; justify-content: center; align-items: center; min-height: 8rem; }
+#stage[hidden] { display: none; }
 #image { display: block; max-width: 100%; height: auto; background: #fff; border: 6px solid #ccc;
          box-sizing: content-box; image-rendering: crisp-edges; image-rendering: pixelated; }
 #image[hidden] { display: none; }
@@ -136,6 +137,12 @@ JS = r"""
     result.hidden = true;
     img.className = "";
     call("GET", "/api/next?c=" + encodeURIComponent(condition)).then(function (res) {
+      if (res.status === 429) {  // many new annotators at once: the server asks to wait
+        var wait = Math.max(1, res.body.retry_after || 10);
+        progress.textContent = "Many people are starting at once; starting in " + wait + " s\u2026";
+        setTimeout(load, wait * 1000);
+        return;
+      }
       if (res.status !== 200) { showError(res.body.error || "The server answered " + res.status + "."); return; }
       var d = res.body;
       if (d.done) { finish(d); return; }
@@ -187,6 +194,8 @@ JS = r"""
     setPhase("done");
     img.hidden = true;
     result.hidden = true;
+    $("stage").hidden = true;  // no empty image area and no keys line on the end page
+    $("keys").hidden = true;
     progress.textContent = "Done: " + d.answered + " of " + d.total;
     var text = "You answered all " + d.total + " images.";
     if (feedback) { text += " You were right on " + d.correct + " of them."; }

@@ -1,15 +1,17 @@
 """Serving a study with waitress: everything that can fail (study file, database, port, Inception graph) fails
-before the first request is taken."""
+before the first request is taken, and a start that fails leaves no votes database it created."""
+import os
 import sys
 import threading
 
 from improved_gan_tf2.turing.study import TuringError
 
 
-def lazy_app(study, store):
+def lazy_app(study, store, new_annotators_per_minute=None):
     """A WSGI app that builds the Flask app at its first request, once the generated pools are selected (the
     port is bound before the top_percent ranking, which can take minutes, so that a busy port fails first)."""
     from improved_gan_tf2.turing.app import create_app
+    from improved_gan_tf2.turing.store import NEW_ANNOTATORS_PER_MINUTE
 
     state, lock = {}, threading.Lock()
 
@@ -17,7 +19,7 @@ def lazy_app(study, store):
         if "app" not in state:
             with lock:
                 if "app" not in state:
-                    state["app"] = create_app(study, store)
+                    state["app"] = create_app(study, store, new_annotators_per_minute or NEW_ANNOTATORS_PER_MINUTE)
         return state["app"](environ, start_response)
 
     return app
@@ -35,27 +37,54 @@ def url(server, path="/"):
     return "http://%s:%s%s" % ("[%s]" % host if ":" in str(host) else host, port, path)
 
 
-def prepare(study_path, db_path, host="127.0.0.1", port=8000, threads=8, batch_size=100, log=sys.stderr):
+def prepare(study_path, db_path, host="127.0.0.1", port=8000, threads=8, batch_size=100, log=sys.stderr,
+            new_annotators_per_minute=None):
     """Load and check the study, open the votes database, bind the port, rank the generated images of the
     top_percent conditions; returns ``(server, study, store)`` with ``server.run()`` left to the caller.
-    Raises :class:`TuringError` (one line) for any user error."""
-    import waitress
-
-    from improved_gan_tf2.turing.store import Store
-    from improved_gan_tf2.turing.study import load_study, select_top
+    Raises :class:`TuringError` (one line) for any user error; a database this call created is removed then."""
+    from improved_gan_tf2.turing.study import load_study
 
     study = load_study(study_path)
-    store = Store(db_path)
-    cached = store.register_conditions(study)
-    for cond in study.conditions.values():
-        if cond.n_generated != cond.n_real and log:
-            print("note: condition '%s' shows %d generated and %d real images: chance accuracy is not 50 %%"
-                  % (cond.name, cond.n_generated, cond.n_real), file=log)
+    created = not os.path.exists(db_path)
     try:
-        server = waitress.create_server(lazy_app(study, store), host=host, port=port, threads=threads,
-                                        ident="turing")
-    except (OSError, ValueError) as e:
-        raise TuringError("cannot listen on %s:%s (%s)" % (host, port, getattr(e, "strerror", None) or e))
+        return _prepare(study, db_path, host, port, threads, batch_size, log, new_annotators_per_minute)
+    except BaseException:
+        if created:
+            remove_database(db_path)
+        raise
+
+
+def remove_database(db_path):
+    """Remove a votes database and its WAL files (after a start that failed)."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        try:
+            os.unlink(db_path + suffix)
+        except OSError:  # not there (or never could be: a path under a file)
+            pass
+
+
+def _prepare(study, db_path, host, port, threads, batch_size, log, new_annotators_per_minute):
+    import waitress
+
+    from improved_gan_tf2.turing.app import MAX_BODY_BYTES
+    from improved_gan_tf2.turing.store import Store
+    from improved_gan_tf2.turing.study import select_top
+
+    store = Store(db_path)
+    try:
+        cached = store.register_conditions(study)
+        for cond in study.conditions.values():
+            if cond.n_generated != cond.n_real and log:
+                print("note: condition '%s' shows %d generated and %d real images: chance accuracy is not 50 %%"
+                      % (cond.name, cond.n_generated, cond.n_real), file=log)
+        try:
+            server = waitress.create_server(lazy_app(study, store, new_annotators_per_minute), host=host, port=port,
+                                            threads=threads, ident="turing", max_request_body_size=MAX_BODY_BYTES)
+        except (OSError, ValueError) as e:
+            raise TuringError("cannot listen on %s:%s (%s)" % (host, port, getattr(e, "strerror", None) or e))
+    except BaseException:
+        store.close()
+        raise
     try:
         if study.needs_inception():
             if log:
@@ -64,6 +93,7 @@ def prepare(study_path, db_path, host="127.0.0.1", port=8000, threads=8, batch_s
             store.save_pools(study)
     except BaseException:
         stop(server)
+        store.close()
         raise
     return server, study, store
 

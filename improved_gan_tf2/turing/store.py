@@ -11,6 +11,8 @@ Times are Unix seconds (``REAL``); ``server_ms`` runs from the moment the server
 ``load`` event to the click or key press.
 """
 import contextlib
+import hashlib
+import hmac
 import json
 import math
 import os
@@ -73,6 +75,10 @@ CREATE INDEX IF NOT EXISTS votes_by_condition ON votes (condition, annotator, po
 """
 
 ANSWERS = ("real", "generated")
+COOKIE_SIGNATURE_LENGTH = 32  # hex digits of HMAC-SHA256
+#: New annotators recorded per minute at most by the app (their first image drawn); past it ``/api/next`` answers
+#: 429, so that a script drawing images under ever new cookies cannot fill the database.
+NEW_ANNOTATORS_PER_MINUTE = 60
 
 
 class VoteRejected(Exception):
@@ -115,8 +121,18 @@ class Store:
                 db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
             elif version[0] != SCHEMA_VERSION:
                 raise TuringError("%s: votes database of schema %s, expected %s" % (path, version[0], SCHEMA_VERSION))
+            # the key that signs annotator cookies: kept in the database, so that cookies outlive a restart
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('cookie_key', ?)", (secrets.token_hex(32),))
+            self._cookie_key = db.execute("SELECT value FROM meta WHERE key = 'cookie_key'").fetchone()[0].encode()
         except sqlite3.DatabaseError as e:
             raise TuringError("%s: not a votes database (%s)" % (path, e))
+
+    def close(self):
+        """Close this thread's connection (the others close with their threads)."""
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
 
     def conn(self):
         db = getattr(self._local, "db", None)
@@ -171,13 +187,28 @@ class Store:
 
     # ----------------------------------------------------------------------------------------------- annotators
 
-    def create_annotator(self):
-        annotator = secrets.token_hex(16)
-        with self.write() as db:
-            db.execute("INSERT INTO annotators VALUES (?, ?)", (annotator, time.time()))
-        return annotator
+    def _signature(self, annotator):
+        return hmac.new(self._cookie_key, annotator.encode(), hashlib.sha256).hexdigest()[:COOKIE_SIGNATURE_LENGTH]
 
-    def annotator_exists(self, annotator):
+    def new_annotator_cookie(self):
+        """A new annotator's cookie value, ``<id>.<signature>``; nothing is written (the annotator is recorded by
+        :meth:`next_image`, when their first image is drawn)."""
+        annotator = secrets.token_hex(16)
+        return "%s.%s" % (annotator, self._signature(annotator))
+
+    def annotator_of_cookie(self, value):
+        """The annotator id of a cookie value this database signed (or, from before signed cookies, of a recorded
+        annotator), else None."""
+        if not value or len(value) > 100:
+            return None
+        annotator, _, signature = value.partition(".")
+        if signature:
+            if len(annotator) == 32 and hmac.compare_digest(signature, self._signature(annotator)):
+                return annotator
+            return None
+        return annotator if self.annotator_recorded(annotator) else None
+
+    def annotator_recorded(self, annotator):
         if not annotator or len(annotator) > 64:
             return False
         return self.conn().execute("SELECT 1 FROM annotators WHERE id = ?", (annotator,)).fetchone() is not None
@@ -202,11 +233,13 @@ class Store:
     # ------------------------------------------------------------------------------------------ images and votes
 
     def next_image(self, annotator, cond):
-        """The annotator's next image in ``cond`` (drawing their plan at the first call): a dict with ``token``,
+        """The annotator's next image in ``cond`` (recording the annotator and drawing their plan at the first
+        call): a dict with ``token``,
         ``position``, ``answered``, ``total``, ``correct``; ``token`` is None when all are answered. Until it is
         answered the same image (same token) is returned, so a reload shows it again."""
         rng = random.SystemRandom()
         with self.write() as db:
+            db.execute("INSERT OR IGNORE INTO annotators VALUES (?, ?)", (annotator, time.time()))
             total = db.execute("SELECT COUNT(*) FROM plan WHERE annotator = ? AND condition = ?",
                                (annotator, cond.name)).fetchone()[0]
             if total == 0:
@@ -241,7 +274,7 @@ class Store:
 
     def served_image(self, annotator, token):
         """(condition, image_id) of a token served to this annotator, or None (also for a missing or unknown
-        annotator id, and for malformed ids and tokens, as :meth:`annotator_exists` and :meth:`vote` check them)."""
+        annotator id, and for malformed ids and tokens, as :meth:`annotator_recorded` and :meth:`vote` check them)."""
         if not annotator or len(annotator) > 64 or not token or len(token) > 64:
             return None
         row = self.conn().execute("SELECT condition, image_id FROM served WHERE token = ? AND annotator = ?",

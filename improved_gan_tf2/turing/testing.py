@@ -38,18 +38,28 @@ def running_server(study_path, db_path, threads=8, log=None):
     from improved_gan_tf2.turing.server import prepare, stop, url
 
     server, study, store = prepare(study_path, db_path, host="127.0.0.1", port=0, threads=threads, log=log)
-    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
+    stopping = threading.Event()
+
+    def run():
+        try:
+            server.run()
+        except OSError:  # select() on a socket that stop() closed under it
+            if not stopping.is_set():
+                raise
+
+    thread = threading.Thread(target=run, name="waitress", daemon=True)
     thread.start()
     try:
         yield url(server).rstrip("/"), study, store
     finally:
+        stopping.set()
         stop(server)
         thread.join(timeout=5)
 
 
 class HttpAnnotator:
     """One simulated annotator: its own connection and cookie. Each call returns ``(status, parsed body)`` and
-    appends ``(what, seconds)`` to ``timings``."""
+    appends ``(what, seconds)`` to ``timings``; ``last_headers`` holds the last response's headers."""
 
     def __init__(self, base_url, timeout=15.0):
         host_port = base_url.split("://", 1)[1].split("/", 1)[0]
@@ -57,6 +67,7 @@ class HttpAnnotator:
         self.connection = http.client.HTTPConnection(host, int(port), timeout=timeout)
         self.cookie = None
         self.timings = []
+        self.last_headers = []  #: the (name, value) headers of the last response
 
     def request(self, method, path, body=None, what=None):
         headers = {}
@@ -70,6 +81,7 @@ class HttpAnnotator:
         self.connection.request(method, path, body=data, headers=headers)
         response = self.connection.getresponse()
         payload = response.read()
+        self.last_headers = response.getheaders()
         self.timings.append((what or method + " " + path.split("?")[0], time.perf_counter() - start))
         for header in response.headers.get_all("Set-Cookie") or []:
             if header.startswith("turing_annotator="):
