@@ -8,6 +8,6 @@ optionally told after each answer whether they were right; votes go to SQLite an
     python -m improved_gan_tf2.turing make-study --generated=G.npz --real=R.npz --out=study.toml [--feedback]
 
 Modules: ``study`` (the TOML study file), ``store`` (the votes database), ``app`` (the Flask app), ``page`` (its
-HTML, CSS and JS), ``server`` (waitress), ``report``. See ``README_SECTION.md``.
+HTML, CSS and JS), ``server`` (waitress), ``report``. See ``docs/turing.md``.
 """
 from improved_gan_tf2.turing.study import StudyError, TuringError, load_study  # noqa: F401
