@@ -31,7 +31,7 @@ quiet_tensorflow()  # the tools import TensorFlow; its C++ start-up log is not f
 from improved_gan_tf2 import cli, experiments, training  # noqa: E402
 from improved_gan_tf2.data.pipeline import evaluation_dataset  # noqa: E402
 from improved_gan_tf2.experiments.registry import ImageNetExperiment  # noqa: E402
-from improved_gan_tf2.plotting import save_png, to_pixels  # noqa: E402
+from improved_gan_tf2.plotting import save_grid_png, to_pixels  # noqa: E402
 from inception_score.model import as_rgb  # noqa: E402  (numpy only at import)
 
 EVALUATION_FILE = "evaluation.json"
@@ -255,7 +255,7 @@ def evaluate(run_dir, checkpoint="latest", num_samples=50000, samples_out=None, 
     grid_path = os.path.join(run_dir, "samples", "evaluation.png")
     grid = experiment.sample_grid(samples.astype(np.float64) / 255.0) if run.semi_supervised else \
         _imagenet_grid(samples)
-    save_png(grid_path, grid)
+    save_grid_png(grid_path, grid)
     timings["sampling"] = time.time() - begin
     result.update(samples=samples_out, grid=grid_path)
 

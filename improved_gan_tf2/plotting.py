@@ -47,11 +47,6 @@ def to_pixels(values, value_range=(0.0, 1.0)):
     return np.round(np.clip((np.asarray(values, np.float64) - low) / (high - low), 0.0, 1.0) * 255).astype(np.uint8)
 
 
-def save_png(path, image, value_range=(0.0, 1.0)):
-    """Write ``image`` (``h x w`` or ``h x w x 3``, values in ``value_range``) atomically as an 8-bit PNG."""
-    write_png(path, to_pixels(image, value_range))
-
-
 def write_png(path, pixels):
     """Write uint8 ``pixels`` (``h x w`` or ``h x w x 3``) as a PNG through a temporary file and a rename, so
     that an interrupted write never leaves a truncated image; creates the directory. Returns ``path``."""
@@ -61,6 +56,29 @@ def write_png(path, pixels):
     Image.fromarray(pixels).save(temporary, format="PNG")
     os.replace(temporary, path)
     return path
+
+
+#: Sample grids are written at the smallest whole number of pixels per grid pixel that makes their longer side at
+#: least this long (a 289x289 MNIST grid at 3x, 867x867), each pixel a crisp square (nearest neighbour).
+GRID_MIN_SIDE = 600
+
+
+def display_scale(shape, min_side=GRID_MIN_SIDE):
+    """The whole-number upscale of an image of ``shape`` (``h, w, ...``) for :data:`GRID_MIN_SIDE`; 1 for an image
+    already that large."""
+    return max(1, -(-min_side // max(shape[:2])))
+
+
+def upscale(pixels, scale):
+    """``pixels`` (``h x w`` or ``h x w x c``) with every pixel repeated ``scale`` times along both axes."""
+    return np.repeat(np.repeat(np.asarray(pixels), scale, axis=0), scale, axis=1)
+
+
+def save_grid_png(path, grid, value_range=(0.0, 1.0)):
+    """Write a sample grid (values in ``value_range``) atomically as an 8-bit PNG at :func:`display_scale` (crisp
+    pixels). Returns ``path``."""
+    pixels = to_pixels(grid, value_range)
+    return write_png(path, upscale(pixels, display_scale(pixels.shape)))
 
 
 def bytescale(data):

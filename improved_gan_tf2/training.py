@@ -27,6 +27,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from improved_gan_tf2 import environment
 from improved_gan_tf2.data.pipeline import evaluation_dataset, semi_supervised_dataset
 from improved_gan_tf2.errors import (  # noqa: F401  (defined there, without TensorFlow; used as training.<name>)
     CheckpointError,
@@ -37,7 +38,7 @@ from improved_gan_tf2.errors import (  # noqa: F401  (defined there, without Ten
     TrainingInterrupted,
     TrainingStopped,
 )
-from improved_gan_tf2.plotting import save_image_grid, save_png
+from improved_gan_tf2.plotting import save_grid_png, save_image_grid
 
 ORIGINAL_LOG_LINE = (
     "Iteration %d, time = %ds, loss_lab = %.4f, loss_unl = %.4f, train err = %.4f, test err = %.4f"
@@ -463,7 +464,7 @@ class OriginalEpochLog(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         seconds = time.time() - self._begin
-        self.print_fn(("\n" if sys.stdout.isatty() else "") + ORIGINAL_LOG_LINE % (
+        self.print_fn(ORIGINAL_LOG_LINE % (
             epoch, seconds, logs.get("loss_lab", np.nan), logs.get("loss_unl", np.nan),
             logs.get("train_err", np.nan), logs.get("val_test_err", np.nan),
         ))
@@ -472,6 +473,52 @@ class OriginalEpochLog(keras.callbacks.Callback):
             new = not os.path.exists(self.times_path)
             with open(self.times_path, "a") as stream:
                 stream.write(("epoch,seconds\n" if new else "") + f"{epoch},{seconds:.3f}\n")
+
+
+class EpochProgress(keras.callbacks.Callback):
+    """On a terminal, the progress within the epoch on one line (``Epoch 5/300  12/40 [====>     ]``), rewritten
+    after each batch and erased at the epoch's end, so that the original's line (:class:`OriginalEpochLog`, which
+    comes after this callback) is all an epoch leaves on the screen. Writes nothing to a file or a pipe."""
+
+    BAR_WIDTH = 30
+
+    def __init__(self, steps_per_epoch, epochs, stream=None):
+        super().__init__()
+        self.steps_per_epoch = steps_per_epoch
+        self.epochs = epochs
+        self.stream = stream if stream is not None else sys.stdout
+        self.active = bool(getattr(self.stream, "isatty", lambda: False)())
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+        self._show(0)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._show(batch + 1)
+
+    def _show(self, done):
+        if not self.active:
+            return
+        filled = self.BAR_WIDTH * done // max(1, self.steps_per_epoch)
+        bar = "=" * filled + (">" if filled < self.BAR_WIDTH else "") + " " * (self.BAR_WIDTH - filled - 1)
+        self.stream.write(f"\r\x1b[KEpoch {self._epoch + 1}/{self.epochs}  {done}/{self.steps_per_epoch} "
+                          f"[{bar[:self.BAR_WIDTH]}]")
+        self.stream.flush()
+
+    def on_test_begin(self, logs=None):  # the test pass after the epoch's batches
+        if self.active:
+            self.stream.write(" testing")
+            self.stream.flush()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.clear()
+
+    def clear(self):
+        """Erase the progress line (also when training stops within an epoch, before its message)."""
+        if self.active:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
 
 
 class HistoryLog(keras.callbacks.CSVLogger):
@@ -504,8 +551,8 @@ class EpochLearningRate(keras.callbacks.Callback):
 
 
 class SampleGrid(keras.callbacks.Callback):
-    """Writes a grid of generated samples each epoch: ``samples/epoch_NNNN.png``, ``samples/latest.png`` and a
-    TensorBoard image. ``make_grid`` turns the sampled batch (NumPy) into one image in ``value_range``."""
+    """Writes a grid of generated samples each epoch: ``samples/epoch_NNNN.png``, ``samples/latest.png`` (at a
+    whole-number upscale, :func:`~improved_gan_tf2.plotting.save_grid_png`) and a TensorBoard image (at its size). ``make_grid`` turns the sampled batch (NumPy) into one image in ``value_range``."""
 
     def __init__(self, sample_fn, make_grid, samples_dir, log_dir=None, value_range=(0.0, 1.0)):
         super().__init__()
@@ -517,8 +564,8 @@ class SampleGrid(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         grid = self.make_grid(np.asarray(self.sample_fn()))
-        save_png(os.path.join(self.samples_dir, f"epoch_{epoch:04d}.png"), grid, self.value_range)
-        save_png(os.path.join(self.samples_dir, "latest.png"), grid, self.value_range)
+        save_grid_png(os.path.join(self.samples_dir, f"epoch_{epoch:04d}.png"), grid, self.value_range)
+        save_grid_png(os.path.join(self.samples_dir, "latest.png"), grid, self.value_range)
         if self.writer is not None:
             low, high = self.value_range
             image = np.clip((grid - low) / (high - low), 0, 1)
@@ -633,21 +680,18 @@ def semi_supervised_checkpoint_objects(gan):
 
 
 def fit_semi_supervised(gan, run, *, x_lab, y_lab, x_unl, x_test, y_test, x_init, epoch_order, batch_size,
-                        epochs, learning_rate_schedule, make_grid, value_range=(0.0, 1.0), verbose=None,
-                        evaluation_tail="drop"):
+                        epochs, learning_rate_schedule, make_grid, value_range=(0.0, 1.0), evaluation_tail="drop"):
     """Train ``gan`` (a compiled ``SemiSupervisedGAN``) as the original loop does, resuming ``run`` if it has a
     checkpoint; returns the summary it writes to ``run.summary_path``.
 
     Fresh runs start with the data-dependent init on ``x_init``. Each epoch: the learning rate of
     ``learning_rate_schedule(epoch)``, the batches of ``epoch_order``, the test error of the averaged
-    parameters, the original's log line, a sample grid, TensorBoard scalars and a checkpoint. ``verbose``: a
-    progress bar within each epoch (1), or one line per epoch (2, the default when stdout is not a terminal).
+    parameters, the original's log line (the one line an epoch prints; on a terminal the progress within the
+    epoch is shown on that line until it is printed), a sample grid, TensorBoard scalars and a checkpoint.
     ``evaluation_tail``: how the test set is batched (``evaluation_dataset``'s ``tail``): ``"drop"`` for MNIST and
     CIFAR-10, the SVHN scripts' overlapping last batch otherwise. The objects of ``gan.checkpoint_objects()``
     (when the model has that method) are checkpointed with the rest.
     """
-    if verbose is None:
-        verbose = 1 if sys.stdout.isatty() else 2
     if not run.started:
         run.start()
     manager, epoch_variable, restored = run.open_checkpoints(**semi_supervised_checkpoint_objects(gan))
@@ -665,6 +709,9 @@ def fit_semi_supervised(gan, run, *, x_lab, y_lab, x_unl, x_test, y_test, x_init
         x_lab, y_lab, x_unl, batch_size, epoch_order, start_epoch=start_epoch
     )
     test_dataset, test_count = evaluation_dataset(x_test, y_test, batch_size, tail=evaluation_tail)
+    environment_info = environment.describe()
+    write_environment(run.log_dir, environment_info, start_epoch)
+    progress = EpochProgress(steps_per_epoch, epochs)
     if start_epoch < epochs:
         try:
             history = gan.fit(
@@ -674,7 +721,7 @@ def fit_semi_supervised(gan, run, *, x_lab, y_lab, x_unl, x_test, y_test, x_init
                 steps_per_epoch=steps_per_epoch,
                 validation_data=test_dataset,
                 shuffle=False,  # the dataset already follows the original's order
-                verbose=verbose,
+                verbose=0,  # the original's line and EpochProgress instead of Keras's two lines an epoch
                 callbacks=[
                     NonFiniteGuard(manager, steps_per_epoch),  # first: a NaN batch stops before anything is saved
                     EpochLearningRate(learning_rate_schedule,
@@ -684,12 +731,15 @@ def fit_semi_supervised(gan, run, *, x_lab, y_lab, x_unl, x_test, y_test, x_init
                     keras.callbacks.TensorBoard(run.log_dir, write_graph=False),
                     SampleGrid(lambda: gan.sample(batch_size, seed=SAMPLE_SEED), make_grid, run.samples_dir,
                                run.log_dir, value_range),
+                    progress,
                     # last: once an epoch's line is printed, everything of that epoch is saved
                     OriginalEpochLog(times_path=run.times_path),
                 ],
             )
         except KeyboardInterrupt:
             raise TrainingInterrupted(_interrupted_message(manager)) from None
+        finally:
+            progress.clear()
         final = {name: history.history[f"val_{name}"][-1] for name in ("test_err", "test_err_raw")}
     else:  # a finished run, resumed: measure its test error again
         final = gan.evaluate(test_dataset, return_dict=True, verbose=0)
@@ -703,6 +753,7 @@ def fit_semi_supervised(gan, run, *, x_lab, y_lab, x_unl, x_test, y_test, x_init
         "test_errors_raw": int(round(float(final["test_err_raw"]) * test_count)),
         "checkpoint": manager.latest_checkpoint,
         "history": run.history_path,
+        "environment": environment_info,  # what computed it: runs differ across CPUs and versions
     }
     run.write_summary(summary)
     done = summary["epochs_completed"]
@@ -710,6 +761,16 @@ def fit_semi_supervised(gan, run, *, x_lab, y_lab, x_unl, x_test, y_test, x_init
           f"({summary['test_errors']} of {test_count}). Results in {run.path}: summary.json, history.csv, "
           f"samples/, checkpoints/ (the same command resumes), logs/ (tensorboard --logdir {run.log_dir}).")
     return summary
+
+
+def write_environment(log_dir, info, step):
+    """The run's :func:`environment.describe` as a TensorBoard text (``environment``, in ``log_dir/train``) at
+    ``step`` (the epoch a run starts or resumes at), so that runs shown side by side say what computed them."""
+    text = "\n".join(f"- **{key}**: {value}" for key, value in info.items())
+    writer = tf.summary.create_file_writer(os.path.join(log_dir, "train"))
+    with writer.as_default():
+        tf.summary.text("environment", text, step=step)
+    writer.close()
 
 
 def _interrupted_message(manager):

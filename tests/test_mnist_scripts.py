@@ -24,12 +24,17 @@ def test_two_epochs_write_every_promised_output(mnist_sample_run):
     out_dir, stdout = mnist_sample_run
     lines = ORIGINAL_LINE.findall(stdout)
     assert [int(epoch) for epoch, _ in lines] == [0, 1]
+    # one line per epoch, the original's (Keras's "Epoch 1/2" and metrics lines are not printed)
+    printed = stdout.strip().splitlines()
+    assert len(printed) == 4 and printed[0].startswith("{") and printed[-1].startswith("Done: 2 epochs"), printed
     flags = json.load(open(os.path.join(out_dir, "flags.json")))
     assert flags["dataset"] == "mnist_sample" and flags["count"] == 10 and flags["learning_rate"] == 0.003
     assert flags["seed"] == 1 and flags["seed_data"] == 1 and flags["batch_size"] == 100
     for epoch in (0, 1):
         grid = np.asarray(Image.open(os.path.join(out_dir, "samples", f"epoch_{epoch:04d}.png")))
-        assert grid.shape == (28 * 10 + 9, 28 * 10 + 9) and grid.std() > 0
+        # the 289x289 grid at three screen pixels per pixel, each pixel a crisp 3x3 square
+        assert grid.shape == (3 * (28 * 10 + 9), 3 * (28 * 10 + 9)) and grid.std() > 0
+        np.testing.assert_array_equal(np.repeat(np.repeat(grid[::3, ::3], 3, axis=0), 3, axis=1), grid)
     assert os.path.exists(os.path.join(out_dir, "samples", "latest.png"))
     assert sorted(os.listdir(os.path.join(out_dir, "logs"))) == ["samples", "train", "validation"]
     assert any(name.startswith("events") for name in os.listdir(os.path.join(out_dir, "logs", "validation")))
@@ -41,8 +46,81 @@ def test_two_epochs_write_every_promised_output(mnist_sample_run):
     assert summary["test_err"] == pytest.approx(float(rows[-1]["val_test_err"]), abs=1e-6)
     assert summary["test_errors"] == round(summary["test_err"] * 1000)
     assert float(lines[-1][1]) == pytest.approx(summary["test_err"], abs=5e-5)
+    # what computed it: CPU kernels round differently, so runs differ across machines (not on one)
+    from improved_gan_tf2 import environment
+
+    recorded = summary["environment"]
+    assert recorded["cpu"] == environment.cpu_model() and recorded["cpu_features"] == environment.cpu_features()
+    import keras
+    import tensorflow as tf
+
+    assert (recorded["tensorflow"], recorded["keras"], recorded["numpy"]) == (tf.__version__, keras.__version__,
+                                                                              np.__version__)
+    assert recorded["python"] == sys.version.split()[0] and "CPU:0" in recorded["devices"]
+    texts = [value.tensor.string_val[0].decode()
+             for name in os.listdir(os.path.join(out_dir, "logs", "train"))
+             for event in tf.compat.v1.train.summary_iterator(os.path.join(out_dir, "logs", "train", name))
+             for value in event.summary.value if value.tag == "environment"]
+    assert texts and recorded["cpu"] in texts[0] and tf.__version__ in texts[0]
     # the test error of the averaged parameters falls from epoch to epoch
     assert float(rows[1]["val_test_err"]) < float(rows[0]["val_test_err"]) < 0.9
+
+
+def render_terminal(output):
+    """The lines a terminal shows for ``output``: carriage returns, backspaces and erase-to-end-of-line applied,
+    other escape sequences dropped."""
+    lines, line, column, i = [], [], 0, 0
+    while i < len(output):
+        escape = re.match(r"\x1b\[[0-9;?]*([A-Za-z])", output[i:])
+        if escape:
+            if escape.group(1) == "K":
+                del line[column:]
+            i += len(escape.group(0))
+            continue
+        char = output[i]
+        if char == "\n":
+            lines.append("".join(line))
+            line, column = [], 0
+        elif char == "\r":
+            column = 0
+        elif char == "\b":
+            column = max(0, column - 1)
+        else:
+            line[column:column + 1] = [char]
+            column += 1
+        i += 1
+    return lines + (["".join(line)] if line else [])
+
+
+def test_render_terminal():
+    assert render_terminal("a\rb\n12/40 [==]\r\x1b[KIteration 0\nxy\bz\n") == ["b", "Iteration 0", "xz"]
+    assert render_terminal("Epoch 1/2\n\x1b[1m40/40\x1b[0m\n") == ["Epoch 1/2", "40/40"]
+
+
+def test_a_terminal_shows_one_line_per_epoch_and_the_progress_within_it(tmp_path):
+    import pty
+
+    main, secondary = pty.openpty()
+    process = subprocess.Popen([sys.executable, FEATURE_MATCHING, "--dataset=mnist_sample", "--epochs=1",
+                                f"--out_dir={tmp_path / 'run'}"], stdout=secondary, stderr=subprocess.PIPE,
+                               env=ENV)
+    os.close(secondary)
+    output = b""
+    while True:
+        try:
+            data = os.read(main, 65536)
+        except OSError:  # the process closed the terminal
+            break
+        if not data:
+            break
+        output += data
+    os.close(main)
+    assert process.wait(timeout=60) == 0, process.stderr.read()[-2000:]
+    text = output.decode().replace("\r\n", "\n")  # the terminal's own line ends
+    shown = [line for line in render_terminal(text) if line.strip()]
+    assert len(shown) == 3 and shown[0].startswith("{") and shown[2].startswith("Done: 1 epoch"), shown
+    assert ORIGINAL_LINE.match(shown[1]), shown
+    assert "40/40" in text  # the progress within the epoch was shown, then replaced by the epoch's line
 
 
 def test_an_interrupted_run_resumes_exactly(mnist_sample_run, tmp_path):
