@@ -14,10 +14,9 @@ shuffled order, as the original shuffled its file list.
 import multiprocessing
 import os
 import random
-import sys
 from functools import partial
 
-from absl import app, flags
+from absl import flags
 
 flags.DEFINE_enum("source", "folders", ["folders", "tfds"],
                   "folders: --data_dir/<class folder>/<image>; tfds: the prepared tfds imagenet2012.")
@@ -78,6 +77,9 @@ def _progress_bar(total):
 
 def main(argv):
     del argv
+    from improved_gan_tf2.startup import quiet_tensorflow
+
+    quiet_tensorflow()  # TensorFlow's C++ start-up log is not for the people running the script
     import tensorflow as tf
 
     from improved_gan_tf2.data import imagenet as data
@@ -134,12 +136,14 @@ def main(argv):
         if pool is not None:
             pool.close()
             pool.join()
-    except (DataNotFoundError, DataFormatError) as exc:
-        sys.exit("convert_imagenet_to_records.py: error: %s" % exc)
+    except DataNotFoundError:
+        raise
     except OSError as exc:  # an unreadable image file
-        sys.exit("convert_imagenet_to_records.py: error: %s" % exc)
+        raise DataFormatError(getattr(exc, "filename", None), exc.strerror or str(exc)) from None
     print("wrote %d images of %dx%dx3 to %s" % (count, FLAGS.image_size, FLAGS.image_size, ", ".join(paths)))
 
 
 if __name__ == "__main__":
-    app.run(main)
+    from improved_gan_tf2 import cli
+
+    cli.run(main, error_prefix="convert_imagenet_to_records.py: ")

@@ -14,11 +14,12 @@ import subprocess
 import sys
 
 import numpy as np
-from absl import app, flags
+from absl import flags
 
 flags.DEFINE_string("workdir", "/tmp/imagenet_smoke", "Where the images, records, checkpoints and samples go.")
 flags.DEFINE_integer("steps", 20, "Training steps of the first run.")
 FLAGS = flags.FLAGS
+flags.register_validator("steps", lambda v: v >= 1, "--steps must be at least 1.")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TINY_MODEL = ["--image_width=32", "--image_size=32", "--batch_size=4", "--gf_dim=4", "--df_dim=4", "--z_dim=32",
@@ -79,4 +80,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    from improved_gan_tf2 import cli
+
+    cli.run(main)

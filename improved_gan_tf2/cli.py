@@ -1,10 +1,16 @@
-"""What the experiment scripts share around ``absl.app.run``.
+"""What the experiment scripts and the tools share around ``absl.app.run`` and ``argparse``.
 
 Each experiment record (:mod:`improved_gan_tf2.experiments`) declares its script's flags as data, a tuple of
 :class:`Flag`; :func:`define_flags` turns them into absl flags of the running script (so that ``--help`` lists
 them), with validators that reject bad values before any work. :func:`run` wraps ``absl.app.run`` so that an
 input error found later (missing data, a count larger than a class, a run directory made with other flags) ends
 the run with one line, ``error: <message>``, and exit status 2, not a traceback.
+
+The exit statuses of every entry point (the scripts, ``python -m inception_score`` and the ``python -m
+improved_gan_tf2.<tool>`` tools): 0 done (and ``--help``), 2 bad input (flags that do not parse or are out of
+range, missing or damaged files: one line ``error: ...`` on stderr, before any work), 3 a run that diverged, 130
+interrupted. :func:`parse_flags` gives absl's flag parsing that convention, ``errors.ArgumentParser``
+argparse's.
 """
 import contextlib
 import dataclasses
@@ -15,7 +21,7 @@ from typing import Any, Callable, Optional, Tuple
 from absl import app, flags, logging
 
 from improved_gan_tf2.data.errors import DataFormatError, DataNotFoundError
-from improved_gan_tf2.errors import RunDirectoryError, TrainingInterrupted, TrainingStopped
+from improved_gan_tf2.errors import INPUT_ERROR_STATUS, RunDirectoryError, TrainingInterrupted, TrainingStopped
 
 FLAG_KINDS = ("integer", "float", "boolean", "string", "enum")
 
@@ -80,6 +86,26 @@ def flag_values():
     return {name: values[name].value for name in sorted(names)}
 
 
+def _help_hint(argv):
+    program = os.path.basename(argv[0]) if argv and argv[0] else "the command"
+    return f"{program} --help lists the flags"
+
+
+def parse_flags(argv, error_prefix=""):
+    """``absl.app.run``'s ``flags_parser``: parse ``argv`` into ``absl.flags.FLAGS`` and return what is left. A
+    flag that does not parse or fails its validator (``--epochs=0``) prints one line, ``error: <message>``, and
+    exits with status 2 (absl's own: two lines, status 1); ``--help`` (``--helpshort``, ``--helpfull``) exits with
+    status 0 after its text (absl's: 1)."""
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as error:
+        message = "; ".join(line.strip().rstrip(".") for line in str(error).splitlines() if line.strip())
+        print(f"{error_prefix}error: {message} ({_help_hint(argv)}).", file=sys.stderr)
+        sys.exit(INPUT_ERROR_STATUS)
+    except SystemExit as stop:  # absl's help flags exit with status 1 once the help is printed
+        sys.exit(0 if stop.code == 1 else stop.code)
+
+
 def run(main, error_prefix="", positional=False):
     """``absl.app.run(main)``, where an input error prints ``<error_prefix>error: <message>`` and exits with
     status 2, a run stopped by a NaN (``training.NonFiniteError``) prints its line and exits with status 3, and
@@ -87,15 +113,15 @@ def run(main, error_prefix="", positional=False):
     ``positional`` (the tools take run directories)."""
 
     def guarded(argv):
-        if len(argv) > 1 and not positional:
-            raise app.UsageError(f"unexpected arguments {argv[1:]}; every option is a --flag.")
         if not flags.FLAGS["verbosity"].present:
             logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines would bury the original's log
         try:
+            if len(argv) > 1 and not positional:
+                raise InputError(f"unexpected arguments {argv[1:]}; every option is a --flag ({_help_hint(argv)}).")
             return main(argv)
         except INPUT_ERRORS as error:
             print(f"{error_prefix}error: {error}", file=sys.stderr)
-            sys.exit(2)
+            sys.exit(INPUT_ERROR_STATUS)
         except TrainingStopped as error:
             print(f"{error_prefix}{error.prefix}{error}", file=sys.stderr)
             sys.exit(error.exit_status)
@@ -104,7 +130,7 @@ def run(main, error_prefix="", positional=False):
                   f"its last checkpoint).", file=sys.stderr)
             sys.exit(INTERRUPTED_STATUS)
 
-    app.run(guarded)
+    app.run(guarded, flags_parser=lambda argv: parse_flags(argv, error_prefix))
 
 
 def script_name():

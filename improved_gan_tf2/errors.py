@@ -1,6 +1,30 @@
-"""The errors of a run: a run directory that cannot be used, and training that stopped early. Here, without
-TensorFlow, so that the tools that only report them (:mod:`improved_gan_tf2.cli`, the report) start quickly;
-:mod:`improved_gan_tf2.training` raises them and re-exports them (``training.RunDirectoryError`` ...)."""
+"""The errors of a run: a run directory that cannot be used, and training that stopped early, and the exit status
+of bad input. Here, without TensorFlow, so that the tools that only report them (:mod:`improved_gan_tf2.cli`, the
+report) start quickly; :mod:`improved_gan_tf2.training` raises them and re-exports them
+(``training.RunDirectoryError`` ...).
+
+Every entry point exits with 0 when done (and for ``--help``), 2 for bad input (one line ``error: ...`` on stderr,
+before any work), 3 for a run that diverged (:class:`NonFiniteError`) and 130 when interrupted
+(:class:`TrainingInterrupted`)."""
+import argparse
+import sys
+
+#: Exit status of bad input: flags that do not parse or are out of range, missing or damaged files.
+INPUT_ERROR_STATUS = 2
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """``argparse.ArgumentParser`` whose errors are one line, ``error: <message> (<prog> --help lists the
+    options)``, with exit status :data:`INPUT_ERROR_STATUS` (argparse's own prints the usage first). Subcommand
+    parsers made by ``add_subparsers`` are of this class too."""
+
+    def add_subparsers(self, **kwargs):
+        kwargs.setdefault("parser_class", type(self))
+        return super().add_subparsers(**kwargs)
+
+    def error(self, message):
+        print(f"error: {message.rstrip('.')} ({self.prog} --help lists the options).", file=sys.stderr)
+        sys.exit(INPUT_ERROR_STATUS)
 
 
 class RunDirectoryError(ValueError):

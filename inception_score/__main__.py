@@ -3,7 +3,8 @@
 IMAGES (and OTHER) is a ``.npy``/``.npz`` array of shape (N, H, W, 3) in 0..255 (NCHW arrays are transposed),
 or a directory of PNG/JPEG files. Prints ``Inception score: M ± S`` (Salimans et al., 2016, Sec. 4) and, with
 ``--fid``, ``FID: F`` between IMAGES and OTHER (Heusel et al., 2017). The graph is found as
-:func:`inception_score.model.find_graph` says (``--model_dir``, ``$INCEPTION_DIR``, the cache directory).
+:func:`inception_score.model.find_graph` says (``--model_dir``, ``$INCEPTION_DIR``, the cache directory). Bad
+input (a path, a format, pixel values, a flag, a missing graph) is one line ``error: ...`` and exit status 2.
 """
 import os
 import sys
@@ -92,21 +93,23 @@ def main(argv):
 
     f = flags.FLAGS
     if len(argv) != 2:
-        print("usage: python -m inception_score IMAGES [--splits 10] [--batch_size 100] [--fid OTHER] "
-              "[--model_dir DIR] [--key NAME]", file=sys.stderr)
+        print("error: give one image set: python -m inception_score IMAGES [--splits 10] [--batch_size 100] "
+              "[--fid OTHER] [--model_dir DIR] [--key NAME]", file=sys.stderr)
         return 2
     try:
         run(argv[1], f.fid, f.splits, f.batch_size, f.model_dir, f.key)
     except (CliError, ValueError, OSError) as e:  # bad path, format or values; missing graph
-        print("error: %s" % e, file=sys.stderr)
-        return 1
+        print("error: %s" % " ".join(str(e).split()), file=sys.stderr)
+        return 2
     return 0
 
 
 if __name__ == "__main__":
     from absl import app, flags
 
+    parse_flags = None
     try:  # TensorFlow's C++ start-up log is not for the people running the command
+        from improved_gan_tf2.cli import parse_flags
         from improved_gan_tf2.startup import quiet_tensorflow
     except ImportError:  # inception_score on its own
         pass
@@ -119,4 +122,5 @@ if __name__ == "__main__":
     flags.DEFINE_string("model_dir", None, "directory holding classify_image_graph_def.pb or "
                         "inception-2015-12-05.tgz (else $INCEPTION_DIR, else the cache directory)")
     flags.DEFINE_string("key", None, "array name inside .npz files holding several arrays")
-    app.run(main)
+    # bad flags: one line and exit status 2, --help: 0 (on its own, absl's parsing: status 1)
+    app.run(main, **({"flags_parser": parse_flags} if parse_flags else {}))

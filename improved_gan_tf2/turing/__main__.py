@@ -5,12 +5,13 @@
     python -m improved_gan_tf2.turing make-study --generated=G.npz --real=R.npz --out=study.toml [--feedback]
         [--top_percent=1] [--n_generated=50 --n_real=50] [--name=NAME]
 
-User errors (study file, database, busy port, ...) are one line on stderr, exit status 2.
+User errors (study file, database, busy port, flags, ...) are one line on stderr, exit status 2; ``--help``
+exits with 0.
 """
-import argparse
 import os
 import sys
 
+from improved_gan_tf2.errors import ArgumentParser
 from improved_gan_tf2.turing.store import NEW_ANNOTATORS_PER_MINUTE
 from improved_gan_tf2.turing.study import TuringError
 
@@ -93,7 +94,7 @@ def _make_study(args):
 
 
 def parser():
-    p = argparse.ArgumentParser(prog="python -m improved_gan_tf2.turing",
+    p = ArgumentParser(prog="python -m improved_gan_tf2.turing",
                                 description="Human visual Turing test of generated images (Salimans et al. 2016).")
     sub = p.add_subparsers(dest="command", required=True, metavar="{serve,report,make-study}")
     s = sub.add_parser("serve", help="serve a study to annotators (waitress)")
@@ -102,7 +103,8 @@ def parser():
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     s.add_argument("--port", type=int, default=8000, help="port to listen on, 0 for any free one (default: 8000)")
     s.add_argument("--threads", type=int, default=8, help="waitress worker threads (default: %(default)s)")
-    s.add_argument("--batch_size", type=int, default=100, help="Inception batch size for top_percent")
+    s.add_argument("--batch_size", type=int, default=100,
+                   help="images per Inception call when ranking for top_percent (default: %(default)s)")
     s.add_argument("--new_annotators_per_minute", type=int, default=NEW_ANNOTATORS_PER_MINUTE,
                    help="new annotators recorded per minute at most, so that a script cannot fill the database "
                         "(default: %(default)s)")
