@@ -11,7 +11,7 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     license="MIT",
-    python_requires=">=3.9",
+    python_requires=">=3.11",  # tomllib (the visual Turing test's study files); CI runs on 3.11
     packages=find_packages(
         include=[
             "improved_gan_tf2",
