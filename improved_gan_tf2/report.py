@@ -19,7 +19,7 @@ import numpy as np
 from improved_gan_tf2 import cli  # does not import TensorFlow: the report needs none
 
 #: Flags that say where or how a run ran, not what it trained: never a column.
-NOT_COMPARED = frozenset({"out_dir", "data_dir", "jit_compile", "verbose", "checkpoint_dir", "sample_dir",
+NOT_COMPARED = frozenset({"out_dir", "data_dir", "jit_compile", "checkpoint_dir", "sample_dir",
                           "tensorboard_dir", "tfds_data_dir"})
 SEED_FLAGS = ("seed", "seed_data")
 LOSSES = ("loss_lab", "loss_unl", "loss_gen")

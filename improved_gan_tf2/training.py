@@ -52,7 +52,7 @@ IMAGENET_LOG_LINE = (
 # The sample grids show the same noise every epoch, drawn apart from the training noise.
 SAMPLE_SEED = 1234
 # Flags that may change between an interrupted run and its resumption.
-RESUMABLE_FLAG_CHANGES = frozenset({"epochs", "out_dir", "data_dir", "verbose", "jit_compile"})
+RESUMABLE_FLAG_CHANGES = frozenset({"epochs", "out_dir", "data_dir", "jit_compile"})
 
 
 #: The key of ``flags.json`` that names the run's experiment (the original script's name).

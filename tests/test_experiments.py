@@ -24,3 +24,19 @@ def test_mnist_minibatch_discrimination_model():
     assert [w.shape for w in plain.generator.weights] == [w.shape for w in gan.generator.weights]
     assert not any(isinstance(layer, layers.MinibatchDiscrimination) for layer in plain.discriminator.layers)
     assert plain.generator_loss == "feature_matching" and plain.generator_steps == 1
+
+
+def test_the_flags_a_resumed_run_may_change_are_flags_and_the_readme_lists_them():
+    import os
+    import re
+
+    from improved_gan_tf2 import report, training
+
+    from helpers import ROOT
+
+    names = {spec.name for e in experiments.EXPERIMENTS.values() for spec in e.flags}
+    assert training.RESUMABLE_FLAG_CHANGES <= names, training.RESUMABLE_FLAG_CHANGES - names
+    assert report.NOT_COMPARED <= names, report.NOT_COMPARED - names
+    readme = " ".join(open(os.path.join(ROOT, "README.md"), encoding="utf-8").read().split())
+    listed = re.search(r"Only (.*?) may change", readme).group(1)
+    assert set(re.findall(r"`--(\w+)`", listed)) == training.RESUMABLE_FLAG_CHANGES
