@@ -123,8 +123,9 @@ class RunDirectory:
         self._flags_path = os.path.join(self.path, "flags.json")
         self._data_path = os.path.join(self.path, DATA_NAME)
         self._lock_fd = None
+        self._lock_created = False
         self.started = False
-        _make_directory(self.path)
+        self._created_directories = _make_directory(self.path)
         try:
             self._lock()
             self._check_flags()
@@ -135,12 +136,28 @@ class RunDirectory:
     # ------------------------------------------------------------------ checks
 
     def _lock(self):
+        for _ in range(10):
+            if self._try_lock():
+                return
+        raise RunDirectoryError(f"cannot lock the run directory {self.path}: its lock file keeps being replaced; "
+                                f"pass another --out_dir.")
+
+    def _try_lock(self):
+        """Take the lock; False if the lock file was removed (by a start that gave up) before it was held."""
         path = os.path.join(self.path, LOCK_NAME)
+        fd = None
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+                created = True
+            except FileExistsError:
+                fd = os.open(path, os.O_RDWR)
+                created = False
             with tempfile.TemporaryFile(dir=self.path):
                 pass
         except OSError as error:
+            if fd is not None:
+                os.close(fd)
             raise RunDirectoryError(f"the run directory {self.path} is not writable ({error.strerror}); pass an "
                                     f"--out_dir you can write to.") from None
         if fcntl is not None:
@@ -156,16 +173,39 @@ class RunDirectory:
                     f"the run directory {self.path} is in use by another run ({holder or 'process unknown'}); wait "
                     f"for it to end, or stop it, and run this command again to resume, or pass another --out_dir."
                 ) from None
+            try:
+                replaced = os.fstat(fd).st_ino != os.stat(path).st_ino
+            except FileNotFoundError:
+                replaced = True
+            if replaced:  # removed by a refused start between our open and our lock: lock the new file
+                os.close(fd)
+                return False
         os.ftruncate(fd, 0)
         os.write(fd, (f"pid {os.getpid()} on {socket.gethostname()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}: "
                       f"{' '.join(sys.argv)}\n").encode())
         self._lock_fd = fd
+        self._lock_created = created
+        return True
 
     def close(self):
-        """Release the lock (the lock file stays: removing it could let two processes lock two files)."""
+        """Release the lock. A run that never started (refused: bad data, other flags, ...) leaves nothing: the
+        lock file it created is removed while it is still held (a process that opened it meanwhile sees it replaced
+        and locks the new one) and so are the directories it made, when empty. A started run's lock file stays."""
         if self._lock_fd is not None:
+            if not self.started and self._lock_created:
+                try:
+                    os.unlink(os.path.join(self.path, LOCK_NAME))
+                except OSError:
+                    pass
             os.close(self._lock_fd)
             self._lock_fd = None
+        if not self.started:
+            for directory in reversed(self._created_directories):
+                try:
+                    os.rmdir(directory)
+                except OSError:  # not empty (or gone): it is not only ours
+                    break
+            self._created_directories = []
 
     def has_checkpoints(self):
         """True if ``checkpoints/`` holds a checkpoint or a checkpoint index."""
@@ -287,9 +327,10 @@ def _shapes(fingerprint):
 
 
 def _make_directory(path):
-    """Make ``path`` a directory (with its parents) or raise :class:`RunDirectoryError` saying why it cannot be."""
+    """Make ``path`` a directory (with its parents) or raise :class:`RunDirectoryError` saying why it cannot be;
+    returns the directories made, outermost first."""
     if os.path.isdir(path):
-        return
+        return []
     if os.path.lexists(path):
         raise RunDirectoryError(f"--out_dir={path} is a file, not a directory; pass a directory (it is made if it "
                                 f"does not exist).")
@@ -299,11 +340,16 @@ def _make_directory(path):
     if parent and not os.path.isdir(parent):
         raise RunDirectoryError(f"--out_dir={path} cannot be made: {parent} is a file, not a directory; pass "
                                 f"another --out_dir.")
+    missing = []
+    while not os.path.lexists(path) and path != os.path.dirname(path):
+        missing.insert(0, path)
+        path = os.path.dirname(path)
     try:
-        os.makedirs(path, exist_ok=True)
+        os.makedirs(missing[-1], exist_ok=True)
     except OSError as error:
-        raise RunDirectoryError(f"--out_dir={path} cannot be made ({error.strerror}: {error.filename}); pass an "
-                                f"--out_dir you can write to.") from None
+        raise RunDirectoryError(f"--out_dir={missing[-1]} cannot be made ({error.strerror}: {error.filename}); "
+                                f"pass an --out_dir you can write to.") from None
+    return missing
 
 
 # ---------------------------------------------------------------------- checkpoints: finite values, fallback

@@ -1,6 +1,7 @@
 """The experiment records: what each one builds, as the original script (or, where there is none, the paper)
 describes it."""
 import keras
+import pytest
 
 from helpers import build
 from improved_gan_tf2 import experiments, layers
@@ -40,3 +41,23 @@ def test_the_flags_a_resumed_run_may_change_are_flags_and_the_readme_lists_them(
     readme = " ".join(open(os.path.join(ROOT, "README.md"), encoding="utf-8").read().split())
     listed = re.search(r"Only (.*?) may change", readme).group(1)
     assert set(re.findall(r"`--(\w+)`", listed)) == training.RESUMABLE_FLAG_CHANGES
+
+
+@pytest.mark.parametrize("script, hint", [
+    ("train_cifar_feature_matching", "python -m improved_gan_tf2.data.writers --synthetic=cifar10"),
+    ("train_svhn_minibatch_discrimination", "python -m improved_gan_tf2.data.writers --synthetic=svhn"),
+    ("train_mnist_minibatch_discrimination", "--dataset=mnist_sample"),
+])
+def test_a_missing_data_dir_is_named_with_the_fix(tmp_path, script, hint):
+    from improved_gan_tf2 import cli
+    from improved_gan_tf2.experiments import runner
+
+    experiment = experiments.get_experiment(script)
+    for path, problem in ((tmp_path / "nowhere", "does not exist"), (tmp_path / "file", "is a file")):
+        if problem == "is a file":
+            path.write_text("")
+        flags = dict(experiment.default_flags(), data_dir=str(path))
+        with pytest.raises(cli.InputError) as error:
+            runner.prepare_data(experiment, flags)
+        message = str(error.value)
+        assert "\n" not in message and f"--data_dir={path} {problem}" in message and hint in message, message

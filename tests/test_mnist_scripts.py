@@ -164,6 +164,22 @@ def test_missing_data_names_the_files_and_where_to_get_them(tmp_path):
     assert "mnist.npz" in result.stderr and str(tmp_path) in result.stderr
 
 
+def test_a_missing_data_dir_is_one_line_and_leaves_nothing(tmp_path):
+    out_dir = tmp_path / "runs" / "new"
+    result = run_script(FEATURE_MATCHING, f"--data_dir={tmp_path / 'nowhere'}", f"--out_dir={out_dir}")
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr[-3000:]
+    assert f"--data_dir={tmp_path / 'nowhere'} does not exist" in lines[0] and "--dataset=mnist_sample" in lines[0]
+    assert os.listdir(tmp_path) == []  # a refused start leaves no run directory (not even its .lock)
+
+
+def test_a_refused_start_in_an_existing_directory_leaves_it_as_it_was(tmp_path):
+    (tmp_path / "mine.txt").write_text("kept")
+    result = run_script(FEATURE_MATCHING, "--dataset=mnist_npz", f"--data_dir={tmp_path}", f"--out_dir={tmp_path}")
+    assert result.returncode == 2 and "mnist.npz" in result.stderr
+    assert os.listdir(tmp_path) == ["mine.txt"]
+
+
 def test_resuming_with_other_flags_is_refused(mnist_sample_run):
     out_dir, _ = mnist_sample_run
     result = run_script(FEATURE_MATCHING, "--dataset=mnist_sample", "--epochs=2", "--seed=7", f"--out_dir={out_dir}")

@@ -362,5 +362,6 @@ def _load_mnist(data_dir, dataset) -> LoadedData:
         return _load_tfds(builder)
     looked = [npz] + [os.path.join(directory, b) + "[.gz]" for b in IDX_FILES.values()] + tried
     options = [_npz_option(directory), _idx_option(directory), _tfds_option(data_dir),
-               "or use dataset='mnist_sample' (5,000 real digits shipped with this repository; a quick check only)"]
+               "or run on the 5,000 real digits shipped with this repository, a quick check only: "
+               "--dataset=mnist_sample in the scripts (load_mnist(dataset='mnist_sample'))"]
     raise DataNotFoundError(not_found_message("MNIST", options, looked))

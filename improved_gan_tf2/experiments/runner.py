@@ -163,9 +163,28 @@ def first_epoch_init_batch(x_lab, first_epoch, size=INIT_BATCH_SIZE):
     return np.asarray(x_lab)[first_epoch.lab_idx[:size]]
 
 
+def _check_data_dir(experiment, flags):
+    """A ``--data_dir`` that does not exist (or is a file) is named in one line with the fix, before any loader
+    lists every file it would have looked for there."""
+    data_dir, dataset = flags.get("data_dir"), flags.get("dataset")
+    if data_dir is None or dataset == "mnist_sample" or os.path.isdir(data_dir):
+        return
+    problem = "is a file, not a directory" if os.path.exists(data_dir) else "does not exist"
+    choices = next((spec.choices for spec in experiment.flags if spec.name == "dataset"), ())
+    if "mnist_sample" in choices:
+        alternative = "or pass --dataset=mnist_sample to run on the 5,000 MNIST digits shipped with this repository"
+    else:
+        kind = "svhn" if "svhn" in experiment.script else "cifar10"
+        alternative = (f"or write a synthetic stand-in there for a quick check with python -m "
+                       f"improved_gan_tf2.data.writers --synthetic={kind} --out={data_dir}")
+    raise cli.InputError(f"--data_dir={data_dir} {problem}; pass the directory that holds the data files, "
+                         f"{alternative}.")
+
+
 def prepare_data(experiment, flags):
     """Load the experiment's data, choose the labelled examples and the init batch as the original does, and
     check ``--batch_size`` against the sets; input errors raise ``cli.InputError`` (or a data error)."""
+    _check_data_dir(experiment, flags)
     data = experiment.load_data(flags)
     labelled, first_order = _labelled_and_order(experiment, data, flags)
     batch_size = flags["batch_size"]
