@@ -48,7 +48,7 @@ def load_images(path, key=None):
             raise CliError("%s: no array named '%s' (it has: %s)" % (path, e.key, ", ".join(e.keys)))
         raise CliError("%s holds several arrays (%s): choose one with --key" % (path, ", ".join(e.keys)))
     except UnreadableArrayError as e:
-        raise CliError("%s: cannot read the array (%s)" % (path, e.cause or type(e.cause).__name__))
+        raise CliError("%s: cannot read the array: it %s" % (path, e.reason))
     if array.ndim == 4 and array.shape[1] == 3 and array.shape[-1] != 3:
         print("%s: shape %s looks like NCHW; transposing to NHWC" % (path, array.shape))
         array = array.transpose(0, 2, 3, 1)

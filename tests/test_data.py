@@ -590,3 +590,27 @@ def test_epoch_order_state_roundtrip(tmp_path):
             np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="n_unl"):
         OriginalEpochOrder(3, 7, 51, "ceil").set_state(part.get_state())
+
+
+def _not_arrays(tmp_path):
+    """Files that are not NumPy files of plain arrays: random bytes, an empty file, an .npz of Python objects."""
+    rng = np.random.RandomState(3)
+    (tmp_path / "random.npz").write_bytes(rng.bytes(5000))
+    (tmp_path / "empty.npz").write_bytes(b"")
+    np.savez(tmp_path / "objects.npz", x_train=np.array([{"a": 1}], dtype=object), y_train=np.zeros(1),
+             x_test=np.zeros(1), y_test=np.zeros(1))
+    return {"random.npz": "is not a NumPy archive of arrays", "empty.npz": "is empty",
+            "objects.npz": "holds Python objects"}
+
+
+def test_files_that_are_not_numpy_arrays_are_named_as_such_never_with_allow_pickle(tmp_path):
+    """A random-byte mnist.npz: NumPy's own message advises allow_pickle, which must never be suggested."""
+    for name, message in _not_arrays(tmp_path).items():
+        target = tmp_path / name.split(".")[0]
+        target.mkdir()
+        os.replace(tmp_path / name, target / "mnist.npz")
+        with pytest.raises(DataFormatError) as error:
+            load_mnist(str(target), dataset="mnist_npz")
+        text = str(error.value)
+        assert message in text and "pickle=" not in text and "allow_pickle" not in text, text
+        assert "\n" not in text

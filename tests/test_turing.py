@@ -22,7 +22,7 @@ import scipy.stats
 from improved_gan_tf2.turing import report as report_mod
 from improved_gan_tf2.turing.app import COOKIE, create_app
 from improved_gan_tf2.turing.store import Store
-from improved_gan_tf2.turing.study import StudyError, TuringError, load_study, select_top
+from improved_gan_tf2.turing.study import StudyError, TuringError, load_image_set, load_study, select_top
 from improved_gan_tf2.turing.testing import write_study
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -376,6 +376,15 @@ def test_study_errors_are_one_line(tmp_path, text, arrays, message):
     assert "\n" not in str(e.value)
 
 
+def test_a_file_that_is_not_numpy_arrays_is_named_as_such_never_with_allow_pickle(tmp_path):
+    (tmp_path / "random.npz").write_bytes(np.random.RandomState(0).bytes(5000))
+    np.savez(tmp_path / "objects.npz", x=np.array([{"a": 1}], dtype=object))
+    for name, message in (("random.npz", "is not a NumPy archive of arrays"), ("objects.npz", "Python objects")):
+        with pytest.raises(StudyError) as error:
+            load_image_set(str(tmp_path / name), None, "--generated")
+        assert message in str(error.value) and "pickle=" not in str(error.value), str(error.value)
+
+
 def test_npz_with_several_arrays_needs_a_key(tmp_path):
     np.savez(tmp_path / "g.npz", a=GOOD, b=GOOD)
     np.savez(tmp_path / "r.npz", x=GOOD)
@@ -516,7 +525,7 @@ def test_cli_truncated_npz_is_a_one_line_error(tmp_path):
     data = (tmp_path / "g.npz").read_bytes()
     (tmp_path / "g.npz").write_bytes(data[:len(data) // 2])  # a copy cut short: not a zip file any more
     assert_one_line_error(cli("serve", "--study=" + path, "--db=" + str(tmp_path / "v.sqlite")),
-                          "condition 'c': generated: .*g.npz: cannot read the array \\(")
+                          "condition 'c': generated: .*g.npz: cannot read the array: it is damaged or cut short \\(")
 
 
 def test_cli_serve_make_study_and_report(tmp_path):

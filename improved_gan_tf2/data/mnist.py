@@ -8,11 +8,12 @@ import gzip
 import hashlib
 import os
 import struct
-import zipfile
 import zlib
 from typing import Optional
 
 import numpy as np
+
+from inception_score.model import ARRAY_READ_ERRORS, array_file_problem  # numpy only
 
 from .common import (
     LoadedData,
@@ -193,13 +194,16 @@ def read_mnist_npz(path) -> LoadedData:
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise DataNotFoundError(not_found_message("MNIST (mnist.npz)", [_npz_option(os.path.dirname(path))], [path]))
+    expected = "the original's mnist.npz (x_train, x_valid, x_test, y_train, y_valid, y_test)"
+    problem = array_file_problem(path)
+    if problem:
+        raise DataFormatError(path, f"it {problem}", expected, NPZ_WHERE)
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-        raise DataFormatError(
-            path, f"not a readable .npz archive ({exc.__class__.__name__}: {exc}); a Git LFS pointer or a partial download?",
-            "the original's mnist.npz (x_train, x_valid, x_test, y_train, y_valid, y_test)", NPZ_WHERE) from exc
+    except ARRAY_READ_ERRORS as exc:
+        raise DataFormatError(path, f"cannot be read: it {array_file_problem(path, exc)}", expected,
+                              NPZ_WHERE) from exc
     required = ["x_train", "y_train", "x_test", "y_test"]
     missing = [k for k in required if k not in arrays]
     if missing or (("x_valid" in arrays) != ("y_valid" in arrays)):
@@ -261,12 +265,17 @@ def read_mnist_sample(path: str = SAMPLE_PATH, verify: bool = True):
     where = "the improved-gan-tf2 repository (improved_gan_tf2/data/mnist_sample.npz; rebuild it with make_mnist_sample.py)"
     if not os.path.isfile(path):
         raise DataNotFoundError(f"The shipped MNIST sample {path} is missing; it is part of {where}.")
+    expected = "an .npz with x uint8 (5000, 28, 28) and y uint8 (5000,)"
+    problem = array_file_problem(path)
+    if problem:
+        raise DataFormatError(path, f"it {problem}", expected, where)
     try:
         with np.load(path, allow_pickle=False) as f:
             x, y = f["x"], f["y"]
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-        raise DataFormatError(path, f"cannot read it ({exc.__class__.__name__}: {exc})",
-                              "an .npz with x uint8 (5000, 28, 28) and y uint8 (5000,)", where) from exc
+    except KeyError as exc:
+        raise DataFormatError(path, f"it has no array {exc}", expected, where) from exc
+    except ARRAY_READ_ERRORS as exc:
+        raise DataFormatError(path, f"cannot be read: it {array_file_problem(path, exc)}", expected, where) from exc
     if x.dtype != np.uint8 or x.shape != (5000, 28, 28) or y.dtype != np.uint8 or y.shape != (5000,):
         raise DataFormatError(path, f"x {x.dtype}{x.shape}, y {y.dtype}{y.shape}",
                               "x uint8 (5000, 28, 28) and y uint8 (5000,)", where)

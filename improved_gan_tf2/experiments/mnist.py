@@ -13,6 +13,8 @@ import os
 
 import numpy as np
 
+from inception_score.model import ArrayKeyError, UnreadableArrayError, read_array_file  # numpy only
+
 from improved_gan_tf2 import cli
 from improved_gan_tf2.cli import Flag
 from improved_gan_tf2.data import MNIST_DATASETS, custom_labels_split, load_mnist
@@ -41,9 +43,12 @@ def load_custom_labels(path, needed):
     """The custom labels: a 1-D integer array with at least ``needed`` entries in 0..9."""
     cli.require(os.path.isfile(path), f"--labels={path}: no such file; give a .npy file of integer labels 0..9.")
     try:
-        labels = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise cli.InputError(f"--labels={path} is not a .npy array ({error}).") from error
+        labels, _ = read_array_file(path)
+    except UnreadableArrayError as error:
+        raise cli.InputError(f"--labels={path} cannot be read: it {error.reason}.") from None
+    except ArrayKeyError as error:
+        raise cli.InputError(f"--labels={path} holds {len(error.keys)} arrays ({', '.join(error.keys)}); give a .npy "
+                             f"file or an .npz of one array.") from None
     cli.require(labels.ndim == 1 and np.issubdtype(labels.dtype, np.integer),
                 f"--labels={path} must hold a 1-D integer array, got dtype {labels.dtype} and shape {labels.shape}.")
     cli.require(len(labels) >= needed, f"--labels={path} has {len(labels)} labels; the first --train_examples="

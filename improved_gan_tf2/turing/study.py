@@ -141,7 +141,7 @@ def load_image_set(path, key, what):
         raise StudyError("%s: %s holds %s arrays (%s): choose one with %s_key"
                          % (what, path, len(e.keys) or "no", ", ".join(e.keys), what.split()[-1]))
     except UnreadableArrayError as e:
-        raise StudyError("%s: %s: cannot read the array (%s)" % (what, path, e.cause))
+        raise StudyError("%s: %s: cannot read the array: it %s" % (what, path, e.reason))
     if key is None:  # a .npy file
         key = ""
     if array.dtype != np.uint8:
