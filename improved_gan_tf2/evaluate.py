@@ -32,7 +32,7 @@ from improved_gan_tf2 import cli, experiments, training  # noqa: E402
 from improved_gan_tf2.data.pipeline import evaluation_dataset  # noqa: E402
 from improved_gan_tf2.experiments.registry import ImageNetExperiment  # noqa: E402
 from improved_gan_tf2.plotting import save_grid_png, to_pixels  # noqa: E402
-from inception_score.model import as_rgb  # noqa: E402  (numpy only at import)
+from inception_score.model import Progress, as_rgb  # noqa: E402  (numpy only at import)
 
 EVALUATION_FILE = "evaluation.json"
 SAMPLES_FILE = "evaluation_samples.npz"
@@ -57,8 +57,10 @@ class Run:
 def read_run_flags(run_dir):
     """The flags of the run in ``run_dir`` and its experiment record; ``cli.InputError`` if it is not a run."""
     path = os.path.join(run_dir, "flags.json")
-    cli.require(os.path.isdir(run_dir), f"{run_dir}: no such directory; give a run directory (the --out_dir of a "
-                f"training script, or the --checkpoint_dir of train_imagenet.py).")
+    if not os.path.isdir(run_dir):
+        problem = "is a file, not a run directory" if os.path.exists(run_dir) else "does not exist"
+        raise cli.InputError(f"{run_dir} {problem}; give a run directory (the --out_dir of a training script, or the "
+                             f"--checkpoint_dir of train_imagenet.py).")
     cli.require(os.path.isfile(path), f"{run_dir} is not a run directory: it has no flags.json.")
     try:
         with open(path) as stream:
@@ -170,16 +172,18 @@ def value_range(run):
 
 def draw_samples(run, num_samples, seed=0, batch_size=None, progress=True):
     """``num_samples`` generator samples as uint8 NHWC: batches of ``batch_size`` (the run's own by default: the
-    generators' batch norm uses the batch's statistics, as in training), batch ``i`` from seed ``seed + i``."""
-    import keras
-
+    generators' batch norm uses the batch's statistics, as in training), batch ``i`` from seed ``seed + i``;
+    ``progress``: a bar on a terminal, a plain line at each tenth otherwise
+    (:class:`inception_score.model.Progress`)."""
     batch_size = int(batch_size or run.flags["batch_size"])
-    bar = keras.utils.Progbar(num_samples, unit_name="sample") if progress else None
+    bar = Progress(num_samples, "sample") if progress else None
     out = []
     for i in range(-(-num_samples // batch_size)):
         out.append(to_uint8(np.asarray(run.model.sample(batch_size, seed=seed + i)), value_range(run)))
         if bar is not None:
             bar.update(min((i + 1) * batch_size, num_samples))
+    if bar is not None:
+        bar.close()
     return np.concatenate(out)[:num_samples]
 
 

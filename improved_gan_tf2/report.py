@@ -1,6 +1,6 @@
 """One table over several runs, in the shape of the paper's Tables 1-3, and their learning curves.
 
-    python -m improved_gan_tf2.report RUN_DIR... [--out=DIR]
+    python -m improved_gan_tf2.report RUN_DIR... [--out=DIR]    # default DIR: report_<run>+<run> beside the runs
 
 A row per run: the flags that differ between the runs, the epochs done, the wall time, the test error of the
 averaged and of the raw parameters (from ``evaluation.json`` when the run was evaluated, else from
@@ -13,6 +13,7 @@ epoch, all runs in one figure, the legend naming what differs.
 import csv
 import json
 import os
+import sys
 
 import numpy as np
 
@@ -122,7 +123,7 @@ def _mean_std(values):
 def table(runs):
     """``(header, rows)`` of the report, the seeds' mean ± std row last when the runs differ only by seed."""
     differ = differing_flags(runs)
-    header = ["run"] + differ + ["epochs", "wall time", "test err (averaged)", "test err (raw)", "IS", "FID"]
+    header = ["run"] + differ + ["epochs done", "wall time", "test err (averaged)", "test err (raw)", "IS", "FID"]
     rows = []
     for run in runs:
         score = run["inception_score"]
@@ -168,7 +169,8 @@ def plot(runs, out_dir):
     axis.set_xlabel("epoch")
     axis.set_ylabel("test error (solid: averaged parameters, dashed: raw)")
     axis.grid(alpha=0.3)
-    axis.legend(fontsize=8)
+    if axis.get_legend_handles_labels()[0]:
+        axis.legend(fontsize=8)
     figure.tight_layout()
     paths.append(_save(figure, os.path.join(out_dir, "test_error.png")))
     plt.close(figure)
@@ -182,7 +184,9 @@ def plot(runs, out_dir):
         axis.set_title(name)
         axis.set_xlabel("epoch")
         axis.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
+    labelled = [axis for axis in axes if axis.get_legend_handles_labels()[0]]
+    if labelled:
+        labelled[0].legend(fontsize=7)
     figure.tight_layout()
     paths.append(_save(figure, os.path.join(out_dir, "losses.png")))
     plt.close(figure)
@@ -196,10 +200,29 @@ def _save(figure, path):
     return path
 
 
-def report(run_dirs, out_dir="report"):
-    """Write the report of ``run_dirs`` to ``out_dir``; returns the Markdown table."""
+def default_out_dir(run_dirs):
+    """Where the report goes without ``--out``: ``report_<run>+<run>`` (up to three names, else
+    ``report_<first>_and_<n>_more``) beside the runs when they share a parent directory, else in the current one."""
+    paths = [os.path.abspath(d) for d in run_dirs]
+    names = [os.path.basename(os.path.normpath(p)) for p in paths]
+    label = "+".join(names) if len(names) <= 3 else f"{names[0]}_and_{len(names) - 1}_more"
+    parents = {os.path.dirname(os.path.normpath(p)) for p in paths}
+    return os.path.join(parents.pop() if len(parents) == 1 else os.getcwd(), "report_" + label)
+
+
+def report(run_dirs, out_dir=None):
+    """Write the report of ``run_dirs`` to ``out_dir`` (default: :func:`default_out_dir`); returns the Markdown
+    table. Runs without a history (no epoch finished) are named on stderr and left out; if none is left, the
+    input is refused (``cli.InputError``)."""
     cli.require(run_dirs, "give one or more run directories: python -m improved_gan_tf2.report RUN_DIR...")
-    runs = [read_run(d) for d in run_dirs]
+    read = [read_run(d) for d in run_dirs]
+    runs = [run for run in read if run["history"].get("epoch")]
+    without = [run["path"] for run in read if not run["history"].get("epoch")]
+    cli.require(runs, f"no history.csv rows in {', '.join(without)}: no epoch of these runs has finished, so there "
+                f"is nothing to report.")
+    if without:
+        print(f"note: left out {', '.join(without)}: no history.csv rows (no epoch finished).", file=sys.stderr)
+    out_dir = out_dir or default_out_dir(run_dirs)
     os.makedirs(out_dir, exist_ok=True)
     header, rows = table(runs)
     text = markdown(header, rows)
@@ -213,12 +236,14 @@ def report(run_dirs, out_dir="report"):
     os.replace(os.path.join(out_dir, "report.csv.tmp"), os.path.join(out_dir, "report.csv"))
     plots = plot(runs, out_dir)
     print(text)
-    print("wrote " + ", ".join([os.path.join(out_dir, "report.md"), os.path.join(out_dir, "report.csv")] + plots))
+    print(f"wrote the report to {out_dir}: " + ", ".join(
+        os.path.basename(p) for p in [os.path.join(out_dir, "report.md"), os.path.join(out_dir, "report.csv")] + plots))
     return text
 
 
 if __name__ == "__main__":
     from absl import flags
 
-    flags.DEFINE_string("out", "report", "Directory of report.md, report.csv and the plots.")
+    flags.DEFINE_string("out", None, "Directory of report.md, report.csv and the plots (default: report_<run>+<run>, "
+                        "beside the runs when they share a parent directory, else in the current one).")
     cli.run(lambda argv: report(argv[1:], flags.FLAGS.out) and None, positional=True)

@@ -39,6 +39,7 @@ from improved_gan_tf2.errors import (  # noqa: F401  (defined there, without Ten
     TrainingStopped,
 )
 from improved_gan_tf2.plotting import save_grid_png, save_image_grid
+from inception_score.model import Progress  # numpy only at import
 
 ORIGINAL_LOG_LINE = (
     "Iteration %d, time = %ds, loss_lab = %.4f, loss_unl = %.4f, train err = %.4f, test err = %.4f"
@@ -522,49 +523,30 @@ class OriginalEpochLog(keras.callbacks.Callback):
 
 
 class EpochProgress(keras.callbacks.Callback):
-    """On a terminal, the progress within the epoch on one line (``Epoch 5/300  12/40 [====>     ]``), rewritten
-    after each batch and erased at the epoch's end, so that the original's line (:class:`OriginalEpochLog`, which
-    comes after this callback) is all an epoch leaves on the screen. Writes nothing to a file or a pipe."""
-
-    BAR_WIDTH = 30
+    """On a terminal, the progress within the epoch on one line (``Epoch 5/300  12/40 [====>     ]``, an
+    :class:`inception_score.model.Progress` bar), erased at the epoch's end, so that the original's line
+    (:class:`OriginalEpochLog`, which comes after this callback) is all an epoch leaves on the screen. Writes
+    nothing to a file or a pipe."""
 
     def __init__(self, steps_per_epoch, epochs, stream=None):
         super().__init__()
-        self.steps_per_epoch = steps_per_epoch
-        self.epochs = epochs
-        self.stream = stream if stream is not None else sys.stdout
-        self.active = bool(getattr(self.stream, "isatty", lambda: False)())
-        self._epoch = 0
+        self.steps_per_epoch, self.epochs, self.stream = steps_per_epoch, epochs, stream
+        self.progress = None
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch
-        self._show(0)
+        self.progress = Progress(self.steps_per_epoch, "batch", self.stream,
+                                 prefix=f"Epoch {epoch + 1}/{self.epochs}  ", plain=False)
 
     def on_train_batch_end(self, batch, logs=None):
-        self._show(batch + 1)
-
-    def _show(self, done):
-        if not self.active:
-            return
-        filled = self.BAR_WIDTH * done // max(1, self.steps_per_epoch)
-        bar = "=" * filled + (">" if filled < self.BAR_WIDTH else "") + " " * (self.BAR_WIDTH - filled - 1)
-        self.stream.write(f"\r\x1b[KEpoch {self._epoch + 1}/{self.epochs}  {done}/{self.steps_per_epoch} "
-                          f"[{bar[:self.BAR_WIDTH]}]")
-        self.stream.flush()
-
-    def on_test_begin(self, logs=None):  # the test pass after the epoch's batches
-        if self.active:
-            self.stream.write(" testing")
-            self.stream.flush()
+        self.progress.update(batch + 1)
 
     def on_epoch_end(self, epoch, logs=None):
         self.clear()
 
     def clear(self):
         """Erase the progress line (also when training stops within an epoch, before its message)."""
-        if self.active:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
+        if self.progress is not None:
+            self.progress.close(keep=False)
 
 
 class HistoryLog(keras.callbacks.CSVLogger):

@@ -14,6 +14,7 @@ import sys
 import tarfile
 import tempfile
 import threading
+import time
 import urllib.error
 import urllib.request
 import warnings
@@ -435,21 +436,55 @@ def run_inception(images, batch_size=100, model_dir=None, verbose=False, what="i
     return _run(_check_images(images, what), _check_batch_size(batch_size), model_dir, verbose)
 
 
+class Progress:
+    """The progress of a long loop over ``total`` items (``unit``: their name). On a terminal, a bar on one line,
+    rewritten at each :meth:`update` (``prefix``, done/total, ``[=====>    ]``, items per second); :meth:`close`
+    ends that line (``keep``) or erases it. Elsewhere (a log file, a pipe) no escape codes: with ``plain``, a plain
+    line at each tenth, ``  500 of 5000 images (10 %)``, else nothing."""
+
+    WIDTH = 30
+
+    def __init__(self, total, unit, stream=None, prefix="", plain=True):
+        self.total, self.unit, self.prefix, self.plain = max(1, int(total)), unit, prefix, plain
+        self.stream = stream if stream is not None else sys.stdout
+        self.terminal = bool(getattr(self.stream, "isatty", lambda: False)())
+        self._tenths, self._start, self._shown = 0, time.time(), False
+
+    def update(self, done):
+        if self.terminal:
+            filled = self.WIDTH * min(done, self.total) // self.total
+            bar = ("=" * filled + (">" if filled < self.WIDTH else "")).ljust(self.WIDTH)
+            rate = done / max(time.time() - self._start, 1e-9)
+            self.stream.write("\r\x1b[K%s%d/%d [%s] %.0f %ss/s" % (self.prefix, done, self.total, bar, rate,
+                                                                    self.unit))
+            self._shown = True
+        elif self.plain and done * 10 // self.total > self._tenths:
+            self._tenths = done * 10 // self.total
+            self.stream.write("  %s%d of %d %ss (%d %%)\n" % (self.prefix, done, self.total, self.unit,
+                                                             100 * done // self.total))
+        self.stream.flush()
+
+    def close(self, keep=True):
+        """End the terminal's bar line (``keep``) or erase it."""
+        if self.terminal and self._shown:
+            self.stream.write("\n" if keep else "\r\x1b[K")
+            self.stream.flush()
+            self._shown = False
+
+
 def _run(seq, batch_size, model_dir, verbose):
     net = load_inception(model_dir)
-    bar = None
-    if verbose:
-        import keras
-
-        bar = keras.utils.Progbar(len(seq), unit_name="image")
+    progress = Progress(len(seq), "image") if verbose else None
     features, probs, done = [], [], 0
     for batch in _batches(seq, batch_size):
         f, p = net(batch)
         features.append(f)
         probs.append(p)
         done += len(batch)
-        if bar is not None:
-            bar.update(done)
+        if progress is not None:
+            progress.update(done)
+    if progress is not None:
+        progress.close()
     return np.concatenate(features, 0), np.concatenate(probs, 0)
 
 

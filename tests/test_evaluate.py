@@ -100,8 +100,8 @@ def test_report_on_two_seeds(runs, tmp_path):
     out = tmp_path / "report"
     text = report.report([runs["first"], runs["second"]], str(out))
     lines = text.strip().splitlines()
-    assert lines[0] == ("| run | seed | seed_data | epochs | wall time | test err (averaged) | test err (raw) | IS | "
-                        "FID |")
+    assert lines[0] == ("| run | seed | seed_data | epochs done | wall time | test err (averaged) | test err (raw) | "
+                        "IS | FID |")
     assert lines[2].startswith("| seed1 | 1 | 1 | 1 |") and lines[3].startswith("| seed2 | 2 | 2 | 1 |")
     seconds = float(open(os.path.join(runs["first"], "epoch_times.csv")).read().splitlines()[1].split(",")[1])
     assert lines[2].split(" | ")[4] == f"{int(round(seconds)) // 60}m{int(round(seconds)) % 60:02d}s"
@@ -125,6 +125,7 @@ def test_bad_input_stops_before_any_work(runs, tmp_path):
     np.save(bad_range, np.full((4, 8, 8, 3), 300.0))
     cases = {
         "not a run": ([str(tmp_path)], "has no flags.json"),
+        "a file": ([str(bad_shape)], f"{bad_shape} is a file, not a run directory"),
         "no such checkpoint": ([run_dir, "--checkpoint=7"], "has checkpoints 1"),
         "no samples": ([run_dir, "--num_samples=0"], "--num_samples must be at least 1"),
         "fid shape": ([run_dir, f"--fid_against={bad_shape}"], "expected images of shape"),
@@ -142,3 +143,42 @@ def test_bad_input_stops_before_any_work(runs, tmp_path):
         assert len(lines) == 1 and cases[name][1] in lines[0], (name, stderr[-2000:])
         assert "Traceback" not in stderr, name
     assert _snapshot(run_dir) == before  # nothing in the run directory changed
+
+
+class _FakeRun:
+    """What draw_samples needs of a run: flags and a model whose sample() gives a batch in [0, 1]."""
+
+    flags = {"batch_size": 10, "dataset": "mnist_sample"}
+
+    class model:  # noqa: N801
+        @staticmethod
+        def sample(batch_size, seed=0):
+            return np.random.RandomState(seed).uniform(size=(batch_size, 784))
+
+
+def test_progress_in_a_log_file_is_a_few_plain_lines(capsys):
+    """Not a terminal (a log file, a pipe): no bar of escape codes, a plain line at each tenth."""
+    samples = evaluate.draw_samples(_FakeRun(), 100, progress=True)
+    assert samples.shape == (100, 28, 28, 1)
+    printed = capsys.readouterr().out
+    assert not any(code in printed for code in ("\x1b", "\r", "\b")), repr(printed[:200])
+    lines = printed.strip().splitlines()
+    assert 2 <= len(lines) <= 10 and lines[-1].strip().startswith("100 of 100 samples"), lines
+
+
+def test_progress_on_a_terminal_is_a_bar():
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    from inception_score.model import Progress
+
+    stream = Terminal()
+    progress = Progress(50, "image", stream=stream)
+    for done in range(10, 51, 10):
+        progress.update(done)
+    progress.close()
+    shown = stream.getvalue()
+    assert shown.count("\r") == 5 and "50/50 [" + "=" * 30 + "]" in shown and shown.endswith("\n"), repr(shown)
