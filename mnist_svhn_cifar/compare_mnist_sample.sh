@@ -3,14 +3,7 @@
 # (--unlabeled_weight=0: same networks, same labelled examples, same budget) on the shipped MNIST sample,
 # 100 labels (--count=10), several seeds. Usage: bash mnist_svhn_cifar/compare_mnist_sample.sh [EPOCHS] [OUT]
 set -euo pipefail
-usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
-case "${1:-}" in -h|--help) usage; exit 0 ;; esac
-if [ $# -gt 2 ]; then
-  echo "error: at most two arguments, EPOCHS and OUT, got $# (bash $0 --help explains them)" >&2; exit 2
-fi
-if [ -n "${1:-}" ] && ! [[ "$1" =~ ^[1-9][0-9]*$ ]]; then
-  echo "error: EPOCHS must be a positive whole number, got '$1' (bash $0 --help explains the arguments)" >&2; exit 2
-fi
+source "$(dirname "$0")/arguments.sh" "$@"
 epochs=${1:-100}
 out=${2:-runs/compare_mnist_sample}
 here=$(dirname "$0")

@@ -13,14 +13,7 @@
 # training run, e.g. FLAGS="--width_scale=0.25"), NUM_SAMPLES (samples scored per run; the paper's 50,000),
 # INCEPTION_DIR (where the Inception graph is).
 set -euo pipefail
-usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
-case "${1:-}" in -h|--help) usage; exit 0 ;; esac
-if [ $# -gt 2 ]; then
-  echo "error: at most two arguments, EPOCHS and OUT, got $# (bash $0 --help explains them)" >&2; exit 2
-fi
-if [ -n "${1:-}" ] && ! [[ "$1" =~ ^[1-9][0-9]*$ ]]; then
-  echo "error: EPOCHS must be a positive whole number, got '$1' (bash $0 --help explains the arguments)" >&2; exit 2
-fi
+source "$(dirname "$0")/arguments.sh" "$@"
 epochs=${1:-1200}
 out=${2:-runs/table3}
 here=$(dirname "$0")

@@ -6,6 +6,7 @@ of a phone-sized window) go to ``tests/artifacts/`` (``$TURING_ARTIFACTS`` overr
 Skipped only when Chromium or chromedriver is missing (``apt-get install chromium chromium-driver``).
 """
 import os
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -211,3 +212,21 @@ def test_phone_screen(browser, server):
         assert len(votes(db_path, "feedback")) == 21  # the earlier annotator's 20 and this one
     finally:
         browser.set_window_size(900, 1000)
+
+
+def test_many_new_annotators_at_once_are_asked_to_wait(browser, tmp_path):
+    """Past the bound on new annotators a minute, the page says so and waits (it tries again after the seconds the
+    server gives), instead of failing."""
+    study = write_study(str(tmp_path / "study"), CONDITIONS, shape=(8, 8, 3), n_images=30)
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with running_server(study, str(tmp_path / "votes.sqlite"), threads=2, new_annotators_per_minute=1) as (base, _, _):
+        browser.delete_all_cookies()
+        browser.get(base + "/c/plain")
+        wait_phase(browser, "answer")  # the first new annotator of the minute
+        browser.delete_all_cookies()  # a second one
+        browser.get(base + "/c/plain")
+        WebDriverWait(browser, 10).until(
+            lambda d: "Many people are starting at once" in d.find_element("id", "progress").text)
+        assert not browser.find_element("id", "error").is_displayed()
+        assert re.search(r"starting in \d+ s", browser.find_element("id", "progress").text)

@@ -32,12 +32,13 @@ def write_study(directory, conditions, shape=(8, 8, 3), n_images=40, seed=0, **t
 
 
 @contextlib.contextmanager
-def running_server(study_path, db_path, threads=8, log=None):
+def running_server(study_path, db_path, threads=8, log=None, new_annotators_per_minute=None):
     """``(base_url, study, store)`` of the study served by waitress on 127.0.0.1 on a free port, in a daemon
     thread, for the duration of the ``with`` block."""
     from improved_gan_tf2.turing.server import prepare, stop, url
 
-    server, study, store = prepare(study_path, db_path, host="127.0.0.1", port=0, threads=threads, log=log)
+    server, study, store = prepare(study_path, db_path, host="127.0.0.1", port=0, threads=threads, log=log,
+                                   new_annotators_per_minute=new_annotators_per_minute)
     stopping = threading.Event()
 
     def run():
