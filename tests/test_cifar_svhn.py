@@ -33,7 +33,7 @@ from improved_gan_tf2.experiments.runner import first_epoch_init_batch as init_b
 from improved_gan_tf2.models.semi_supervised import SemiSupervisedGAN
 from improved_gan_tf2.networks.cifar_svhn import cifar_svhn_discriminator, cifar_svhn_generator
 from improved_gan_tf2.optimizers import OriginalAdam
-from improved_gan_tf2.plotting import cifar_sample_grid, svhn_sample_grid
+from improved_gan_tf2.plotting import cifar_sample_grid, display_scale, svhn_sample_grid, upscale
 
 from helpers import ENV, SCRIPTS, build, history
 
@@ -421,9 +421,11 @@ def script_runs(tmp_path_factory):
 def _check_outputs(out_dir, stdout, epochs, test_examples, grid_shape):
     lines = ORIGINAL_LINE.findall(stdout)
     assert [int(epoch) for epoch, _ in lines] == list(range(epochs)), stdout[-2000:]
+    scale = display_scale(grid_shape)  # the grid, written at a whole-number upscale (crisp pixels)
     for epoch in range(epochs):
         grid = np.asarray(Image.open(os.path.join(out_dir, "samples", f"epoch_{epoch:04d}.png")))
-        assert grid.shape == grid_shape and grid.std() > 0
+        assert grid.shape == (grid_shape[0] * scale, grid_shape[1] * scale) + grid_shape[2:] and grid.std() > 0
+        np.testing.assert_array_equal(upscale(grid[::scale, ::scale], scale), grid)
     assert os.path.exists(os.path.join(out_dir, "samples", "latest.png"))
     assert {"samples", "train", "validation"} <= set(os.listdir(os.path.join(out_dir, "logs")))
     assert any(name.startswith("events") for name in os.listdir(os.path.join(out_dir, "logs", "train")))
