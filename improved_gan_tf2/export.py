@@ -126,12 +126,14 @@ def classifier_conventions(run, stored_layers, reference_size):
 
 
 def generator_conventions(run, generator):
+    from improved_gan_tf2.layers import GeneratorBatchNorm
+
     imagenet = not run.semi_supervised
     inputs = {spec.name: {"shape": [None, *spec.shape[1:]], "dtype": "float32",
                           "distribution": "uniform [-1, 1)" if imagenet else "uniform [0, 1)"}
               for spec in generator.noise_specs()}
-    if imagenet:
-        rows = ("each row is normalized with the generator's stored reference batch (virtual batch norm): a row's "
+    if not any(isinstance(layer, GeneratorBatchNorm) for layer in generator.generator._flatten_layers()):
+        rows = ("each row is normalized with the generator's fixed reference batch (virtual batch norm): a row's "
                 "image does not depend on the other rows")
     else:
         rows = (f"the generator's batch norm normalizes with the statistics of the rows given together (as in "

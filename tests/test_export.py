@@ -5,6 +5,8 @@ shipped sample, one-epoch CIFAR-shaped runs on synthetic data at 1/16 of the wid
 minibatch discrimination in its stored-inference mode), and a tiny ImageNet model. Bad input stops in one line."""
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -14,12 +16,12 @@ import pytest
 
 from improved_gan_tf2 import evaluate, export
 
-from helpers import ENV, SCRIPTS, run_script
+from helpers import ENV, ROOT, SCRIPTS, run_script
 
 #: Run in a new process: loads the SavedModels with TensorFlow alone (importing improved_gan_tf2 raises), and prints
 #: as JSON the classifier's test predictions in batches and one image at a time, and the generator's samples.
-STANDALONE = textwrap.dedent("""
-    import importlib.abc, json, sys
+NO_PACKAGE = textwrap.dedent("""
+    import importlib.abc, sys
 
     class NoPackage(importlib.abc.MetaPathFinder):
         def find_spec(self, name, path=None, target=None):
@@ -27,6 +29,9 @@ STANDALONE = textwrap.dedent("""
                 raise ImportError("the SavedModels must load without improved_gan_tf2")
 
     sys.meta_path.insert(0, NoPackage())
+""")
+STANDALONE = NO_PACKAGE + textwrap.dedent("""
+    import json, sys
     import numpy as np
     import tensorflow as tf
 
@@ -378,8 +383,10 @@ def test_overwrite_replaces_an_export_whole(mnist, tmp_path):
     out = tmp_path / "export"
     first = export.export(mnist["run"].path, out=str(out), formats="keras")
     assert sorted(os.listdir(out)) == ["classifier.keras", "generator.keras", "manifest.json"]
-    second = export.export(mnist["run"].path, out=str(out), formats="saved_model", overwrite=True)
+    result = _export(mnist["run"].path, f"--out={out}", "--format=saved_model", "--overwrite")  # docs/export.md
+    assert result.returncode == 0, result.stderr[-3000:]
     assert sorted(os.listdir(out)) == ["classifier", "generator", "manifest.json"]
+    second = json.load(open(out / "manifest.json"))
     assert second["created"] >= first["created"] and os.listdir(tmp_path) == ["export"]  # no temporary left
 
 
@@ -396,3 +403,43 @@ def test_an_interrupted_export_leaves_the_previous_one_whole(mnist, tmp_path, mo
     with pytest.raises(KeyboardInterrupt):
         export.export(mnist["run"].path, out=str(out), overwrite=True)
     assert _snapshot(out) == before and os.listdir(tmp_path) == ["export"]
+
+
+# ---------------------------------------------------------------------- the README's examples
+
+
+def _readme_section():
+    readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    section = readme[readme.index("## Using a trained model elsewhere"):]
+    return section[:section.index("\n## ", 1)]
+
+
+def test_the_readme_examples_run_as_written(mnist, tmp_path):
+    section = _readme_section()
+    commands = re.findall(r"```bash\n(.*?)```", section, re.S)
+    examples = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert commands == ["python -m improved_gan_tf2.export runs/mnist_sample\n"]
+    assert len(examples) == 4 and all(len(example.strip().splitlines()) == 5 for example in examples)
+    # a checkout's root, holding the main job's run (this one-epoch run) as runs/mnist_sample
+    work = tmp_path / "checkout"
+    (work / "runs").mkdir(parents=True)
+    os.symlink(mnist["run"].path, work / "runs" / "mnist_sample")
+    os.symlink(os.path.join(ROOT, "improved_gan_tf2"), work / "improved_gan_tf2")
+    result = subprocess.run([sys.executable, *shlex.split(commands[0])[1:]], cwd=work, capture_output=True,
+                            text=True, env=ENV, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    outputs = []
+    for index, example in enumerate(examples):
+        saved_model = "tf.saved_model.load" in example
+        assert saved_model == ("import improved_gan_tf2" not in example)
+        script = tmp_path / f"example_{index}.py"
+        script.write_text((NO_PACKAGE if saved_model else "") + example)
+        env = {k: v for k, v in ENV.items() if k != "PYTHONPATH"} if saved_model else ENV
+        result = subprocess.run([sys.executable, str(script)], cwd=work, capture_output=True, text=True, env=env,
+                                timeout=600)
+        assert result.returncode == 0, (example, result.stderr[-3000:])
+        outputs.append(result.stdout.strip())
+    keras_classifier, keras_generator, saved_classifier, saved_generator = outputs
+    predictions = re.match(r"\[[0-9 ]+\]", keras_classifier).group(0)  # five digits' classes
+    assert len(predictions.split()) == 5 and saved_classifier.startswith(predictions)
+    assert keras_generator == saved_generator == "(100, 28, 28, 1) (100, 28, 28, 1)"
