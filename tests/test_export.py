@@ -287,6 +287,51 @@ def test_minibatch_discrimination_is_exported_in_stored_inference_mode(tmp_path,
     assert 0 <= manifest["classifier"]["test_err"] <= 1 and manifest["evaluate"]["test_examples"] == 20
 
 
+SEMI_SUPERVISED = ["train_mnist_feature_matching", "train_mnist_fm_custom_labels",
+                   "train_mnist_minibatch_discrimination", "train_cifar_feature_matching",
+                   "train_cifar_minibatch_discrimination", "train_svhn_feature_matching",
+                   "train_svhn_minibatch_discrimination"]
+
+
+@pytest.mark.parametrize("name", SEMI_SUPERVISED)
+def test_every_semi_supervised_experiment_exports_a_batch_independent_classifier(name, tmp_path):
+    """Each script's model (initialized, not trained): the classifier predicts one image as in a batch, minibatch
+    discrimination (and only it) is stored, and the .keras files give what the models gave."""
+    import keras
+
+    from helpers import build
+    from improved_gan_tf2 import experiments
+    from improved_gan_tf2.models.exported import ExportedClassifier
+
+    mnist = name.startswith("train_mnist")
+    flags = dict(batch_size=8) if mnist else dict(batch_size=8, width_scale=0.0625)
+    gan = build(name, **flags)
+    experiment = experiments.get_experiment(name)
+    rng = np.random.RandomState(0)
+    x = rng.rand(24, 784).astype(np.float32) if mnist else rng.uniform(-1, 1, (24, 32, 32, 3)).astype(np.float32)
+    gan.initialize(x, 8)
+    for average, value in zip(gan.parameter_average.averages, gan.discriminator.trainable_variables):
+        average.assign(np.asarray(value) * rng.uniform(0.5, 1.5, value.shape).astype(np.float32))  # not the raw
+    run = evaluate.Run(str(tmp_path), experiment, dict(experiment.default_flags(), **flags), gan, None, 0)
+    classifier, generator = export.build_classifier(run, x), export.build_generator(run)
+    stored = classifier.conventions.get("stored_inference", {}).get("layers", [])
+    assert stored == (["minibatch"] if "minibatch" in name else [])
+    batched = classifier(x[:6])["class_probabilities"].numpy()
+    raw = ExportedClassifier(gan.discriminator)(x[:6])["class_probabilities"].numpy()
+    assert np.isfinite(batched).all() and np.abs(batched - raw).max() > 1e-3  # not the raw parameters
+    single = np.concatenate([classifier(x[i:i + 1])["class_probabilities"].numpy() for i in range(6)])
+    np.testing.assert_allclose(single, batched, atol=1e-6)
+    if not stored:  # the averaged parameters, nothing mixed: the model's own averaged classifier
+        np.testing.assert_allclose(batched, keras.ops.softmax(gan(x[:6])).numpy(), atol=1e-6)
+    assert isinstance(classifier, ExportedClassifier) and generator.batch_size == 8
+    for model, file in ((classifier, "classifier.keras"), (generator, "generator.keras")):
+        export.save_keras(model, str(tmp_path / file))
+    loaded = keras.models.load_model(tmp_path / "classifier.keras")
+    np.testing.assert_array_equal(loaded(x[:6])["class_probabilities"].numpy(), batched)
+    np.testing.assert_array_equal(keras.models.load_model(tmp_path / "generator.keras").sample(10, 2),
+                                  generator.sample(10, 2))
+
+
 # ---------------------------------------------------------------------- ImageNet: the generator only
 
 
@@ -335,6 +380,13 @@ def test_seeded_noise_is_kerass_draw_for_an_int_seed():
         np.testing.assert_array_equal(seeded_noise(5, 7, seed), expected)
         np.testing.assert_array_equal(graph(tf.constant(seed, tf.int64)), expected)
     assert not np.array_equal(seeded_noise(5, 7, 1), keras.random.uniform((5, 7), seed=2).numpy())
+
+
+def test_the_standalone_processes_cannot_import_the_package(tmp_path):
+    script = tmp_path / "imports.py"
+    script.write_text(NO_PACKAGE + "import improved_gan_tf2\n")
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=ENV, timeout=60)
+    assert result.returncode != 0 and "must load without improved_gan_tf2" in result.stderr
 
 
 # ---------------------------------------------------------------------- bad input
