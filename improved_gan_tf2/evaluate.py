@@ -31,7 +31,7 @@ quiet_tensorflow()  # the tools import TensorFlow; its C++ start-up log is not f
 from improved_gan_tf2 import cli, experiments, training  # noqa: E402
 from improved_gan_tf2.data.pipeline import evaluation_dataset  # noqa: E402
 from improved_gan_tf2.experiments.registry import ImageNetExperiment  # noqa: E402
-from improved_gan_tf2.plotting import save_png, to_pixels  # noqa: E402
+from improved_gan_tf2.plotting import save_png  # noqa: E402
 from inception_score.model import as_rgb  # noqa: E402  (numpy only at import)
 
 EVALUATION_FILE = "evaluation.json"
