@@ -304,14 +304,18 @@ def _replace_directory(source, target):
             shutil.rmtree(previous, ignore_errors=True)
 
 
+def command(run_dirs, checkpoint="latest", out=None, formats=",".join(FORMATS), overwrite=False):
+    """The command line's work once its flags are parsed: :func:`export` of the one run directory given."""
+    cli.require(len(run_dirs) == 1, "give one run directory: python -m improved_gan_tf2.export RUN_DIR [flags]"
+                if not run_dirs else f"give one run directory, got {len(run_dirs)}.")
+    return export(run_dirs[0], checkpoint, out, formats, overwrite)
+
+
 def main(argv):
     from absl import flags
 
     f = flags.FLAGS
-    run_dirs = argv[1:]
-    cli.require(len(run_dirs) == 1, "give one run directory: python -m improved_gan_tf2.export RUN_DIR [flags]"
-                if not run_dirs else f"give one run directory, got {len(run_dirs)}.")
-    return export(run_dirs[0], f.checkpoint, f.out, f.format, f.overwrite)
+    return command(argv[1:], f.checkpoint, f.out, f.format, f.overwrite)
 
 
 def define_flags():
