@@ -110,6 +110,7 @@ BAD_VALUES = {
     "-m inception_score": (["{tmp}/too_bright.npy"], "255"),
     "-m improved_gan_tf2.evaluate": (["{tmp}/no_such_run"], "no_such_run"),
     "-m improved_gan_tf2.report": (["{tmp}/no_such_run"], "no_such_run"),
+    "-m improved_gan_tf2.export": (["{tmp}/no_such_run"], "no_such_run"),
     "-m improved_gan_tf2.compare": (["step", "--script=nope", "--original_dir={tmp}"], "nope"),
     "-m improved_gan_tf2.turing": (["serve", "--study=s.toml", "--db=v.sqlite", "--port=abc"], "--port"),
     "-m improved_gan_tf2.data.writers": (["--synthetic=cifar10", "--out={tmp}/d", "--train=5"], "--train"),
@@ -163,7 +164,8 @@ def check(label, what, code, stdout, stderr, message):
 def test_every_entry_point_exits_0_for_help_and_2_with_one_line_for_bad_input(tmp_path):
     found = {name(kind, target) for kind, target in scripts()}
     assert {"mnist_svhn_cifar/train_mnist_feature_matching.py", "imagenet/train_imagenet.py", "-m inception_score",
-            "-m improved_gan_tf2.evaluate", "-m improved_gan_tf2.report", "-m improved_gan_tf2.turing",
+            "-m improved_gan_tf2.evaluate", "-m improved_gan_tf2.report", "-m improved_gan_tf2.export",
+            "-m improved_gan_tf2.turing",
             "-m improved_gan_tf2.compare", "-m improved_gan_tf2.data.writers"} <= found
     np.save(tmp_path / "too_bright.npy", np.full((4, 8, 8, 3), 300.0))
     case_list = cases(str(tmp_path))

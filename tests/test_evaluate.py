@@ -146,18 +146,24 @@ def test_bad_input_stops_before_any_work(runs, tmp_path):
 
 
 class _FakeRun:
-    """What draw_samples needs of a run: flags and a model whose sample() gives a batch in [0, 1]."""
+    """What draw_samples needs of a run besides its generator: the flags."""
 
     flags = {"batch_size": 10, "dataset": "mnist_sample"}
 
-    class model:  # noqa: N801
-        @staticmethod
-        def sample(batch_size, seed=0):
-            return np.random.RandomState(seed).uniform(size=(batch_size, 784))
+
+class _FakeGenerator:
+    """What draw_samples needs of ``sampling_generator``: ``sample(count, seed)`` giving uint8 NHWC samples."""
+
+    @staticmethod
+    def sample(count, seed):
+        import tensorflow as tf
+
+        return tf.constant(np.random.RandomState(seed).randint(0, 256, (count, 28, 28, 1), np.uint8))
 
 
-def test_progress_in_a_log_file_is_a_few_plain_lines(capsys):
+def test_progress_in_a_log_file_is_a_few_plain_lines(capsys, monkeypatch):
     """Not a terminal (a log file, a pipe): no bar of escape codes, a plain line at each tenth."""
+    monkeypatch.setattr(evaluate, "sampling_generator", lambda run, batch_size=None: _FakeGenerator())
     samples = evaluate.draw_samples(_FakeRun(), 100, progress=True)
     assert samples.shape == (100, 28, 28, 1)
     printed = capsys.readouterr().out
