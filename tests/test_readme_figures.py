@@ -40,3 +40,14 @@ def test_the_main_command_prints_the_readmes_figures_for_this_cpu(tmp_path):
     rows = {int(row["epoch"]): float(row["val_test_err"]) for row in history(out_dir)}
     assert [round(rows[e], 3) for e in EPOCHS] == matching[0]
     assert json.load(open(os.path.join(out_dir, "summary.json")))["environment"]["cpu"] == cpu
+
+
+def test_the_test_suites_time_is_stated_once_with_its_machine_and_under_its_budget():
+    """tests/README.md: one measured time of the default suite (with the CPU it was measured on) and one budget,
+    the time within the budget (it said both "a few minutes" and "about 10 minutes")."""
+    text = " ".join(open(os.path.join(ROOT, "tests", "README.md"), encoding="utf-8").read().split())
+    measured = re.findall(r"the default suite takes (\d+) minutes", text)
+    budget = re.findall(r"budget of (\d+) minutes", text)
+    assert len(measured) == 1 and len(budget) == 1, (measured, budget)
+    assert int(measured[0]) <= int(budget[0])
+    assert "a few minutes" not in text and "Intel Xeon" in text
