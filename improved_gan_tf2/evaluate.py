@@ -18,7 +18,7 @@ Bad input (not a run directory, a missing checkpoint, ``--num_samples`` < 1, a `
 wrong shape or range, an unwritable ``--samples_out``) stops with one line and exit status 2 before any work,
 and leaves the run directory unchanged.
 """
-import json
+import glob
 import os
 import time
 
@@ -95,9 +95,14 @@ def checkpoint_path(run_dir, experiment, checkpoint="latest"):
     except ValueError:
         raise cli.InputError(f"--checkpoint={checkpoint}: give 'latest' or a checkpoint number "
                              f"({', '.join(map(str, available))}).") from None
+    path = os.path.join(directory, f"{prefix}-{number}")
+    if number not in available and (path in paths or glob.glob(glob.escape(path) + ".data-*")):
+        raise cli.InputError(f"--checkpoint={checkpoint}: {path}.index is missing, so that checkpoint cannot be "
+                             f"read; restore it from a copy, or give another (--checkpoint="
+                             f"{' or '.join(map(str, available))}).")
     cli.require(number in available, f"--checkpoint={checkpoint}: {run_dir} has checkpoints "
-                f"{', '.join(map(str, available))}.")
-    return [os.path.join(directory, f"{prefix}-{number}")], number
+                f"{', '.join(map(str, available))}; give one of them.")
+    return [path], number
 
 
 def load_run(run_dir, checkpoint="latest"):
@@ -160,6 +165,8 @@ def logged_test_error(run):
     except cli.INPUT_ERRORS as error:
         print(f"note: no logged test error to compare: {error}")
         return None
+    if log is not None and log.torn is not None:
+        print(f"note: the last line of {path} is cut short; a resumed run drops it")
     if log is None or "val_test_err" not in log.header:
         return None
     index = log.header.index("val_test_err")

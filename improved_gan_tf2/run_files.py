@@ -56,7 +56,7 @@ def read_json(path, what, fix, kind=dict):
 def require_file_slot(path, what):
     """Refuse, before any work, a directory where a command will write the file ``path`` (``what`` it holds)."""
     if os.path.isdir(path):
-        raise RunDirectoryError(f"{path} is a directory, where {what} goes; move it aside and run again.")
+        raise RunDirectoryError(f"{path} is a directory, not a file ({what}); move it aside and run again.")
 
 
 @dataclasses.dataclass
