@@ -162,3 +162,40 @@ def run_in_process(function, *args, **kwargs):
             traceback.print_exc(file=sys.stderr)
             status = None
     return Outcome(status, stdout.getvalue(), stderr.getvalue(), result)
+
+
+class HookedFile:
+    """A file object whose writes go to ``on_write(stream, text)`` instead (a write hook)."""
+
+    def __init__(self, stream, on_write):
+        self.stream = stream
+        self.on_write = on_write
+
+    def write(self, text):
+        return self.on_write(self.stream, text)
+
+    def __getattr__(self, attribute):
+        return getattr(self.stream, attribute)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return self.stream.__exit__(*exc)
+
+    def __iter__(self):
+        return iter(self.stream)
+
+
+def hooked_open(real_open, names, on_write, on_open=None):
+    """An ``open`` (to patch over ``builtins.open``) under which the files of basename ``names`` opened to write or
+    append call ``on_open()`` (when given) and write through ``on_write(stream, text)``."""
+
+    def opener(file, mode="r", *args, **kwargs):
+        if os.path.basename(str(file)) in names and any(flag in mode for flag in "wa"):
+            if on_open is not None:
+                on_open()
+            return HookedFile(real_open(file, mode, *args, **kwargs), on_write)
+        return real_open(file, mode, *args, **kwargs)
+
+    return opener

@@ -437,7 +437,8 @@ def run_cell(world, tmp_path, monkeypatch, file, damage, reader, epochs):
         assert_nothing_good_lost(before, after, damaged, reader, 2)
         return outcome
     restored = restored_checkpoint(outcome.stdout) if reader == "resume" else None
-    assert_nothing_good_lost(before, after, damaged, reader, 0, restored)
+    assert_nothing_good_lost(before, after, damaged, reader, 0, restored,
+                             retained=epochs if reader == "resume" and epochs > EPOCHS else None)
     check_carried_on(outcome, reader, world, world_dir, file, damage, tmp_path, epochs, expected)
     return outcome
 
@@ -625,39 +626,15 @@ else:
 
         os.replace = armed_replace
     else:
-        real_open = builtins.open
+        import faults
 
-        class Killing:
-            def __init__(self, stream):
-                self.stream = stream
+        def cut_short(stream, text):
+            stream.write(text[:{"half": len(text) // 2, "all_but_one": len(text) - 1}[how]])
+            stream.flush()
+            die()
 
-            def write(self, text):
-                keep = {"half": len(text) // 2, "all_but_one": len(text) - 1}[how]
-                self.stream.write(text[:keep])
-                self.stream.flush()
-                die()
-
-            def __getattr__(self, attribute):
-                return getattr(self.stream, attribute)
-
-            def __enter__(self):
-                return self
-
-            def __exit__(self, *exc):
-                return self.stream.__exit__(*exc)
-
-            def __iter__(self):
-                return iter(self.stream)
-
-        def killing_open(file, mode="r", *args, **kwargs):
-            target = os.path.basename(str(file)) in (name, name + ".tmp")
-            if target and any(flag in mode for flag in "wa"):
-                if how == "start":
-                    die()
-                return Killing(real_open(file, mode, *args, **kwargs))
-            return real_open(file, mode, *args, **kwargs)
-
-        builtins.open = killing_open
+        builtins.open = faults.hooked_open(builtins.open, {name, name + ".tmp"}, cut_short,
+                                           die if how == "start" else None)
 
 runpy.run_path(script, run_name="__main__")
 """
@@ -692,7 +669,8 @@ def _kill_and_resume(world, tmp_path, points):
         before = faults.snapshot(world_dir)
         process = subprocess.Popen(
             [sys.executable, "-c", KILL_AT, point, "4", SCRIPT, f"--data_dir={world.flags['data_dir']}", *TINY,
-             "--epochs=4", f"--out_dir={run_dir}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+             "--epochs=4", f"--out_dir={run_dir}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=dict(ENV, PYTHONPATH=os.pathsep.join([ENV["PYTHONPATH"], os.path.dirname(__file__)])))
         started.append((point, world_dir, before, process))
     for point, world_dir, before, process in started:
         stdout, stderr = process.communicate(timeout=600)
@@ -715,34 +693,10 @@ def test_a_run_killed_at_any_of_its_writes_resumes_with_nothing_lost(world, tmp_
     _kill_and_resume(world, tmp_path, [point for point in KILL_POINTS if point not in DEFAULT_KILL_POINTS])
 
 
-def _full_disk_open(names, real_open):
-    """An ``open`` whose files ``names`` (or their temporary files), opened to write, fail their first write with
-    ENOSPC, as on a full disk."""
+def _no_space(stream, text):
     import errno
 
-    class Full:
-        def __init__(self, stream):
-            self.stream = stream
-
-        def write(self, text):
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), self.stream.name)
-
-        def __getattr__(self, attribute):
-            return getattr(self.stream, attribute)
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return self.stream.__exit__(*exc)
-
-    def full_open(file, mode="r", *args, **kwargs):
-        stream = real_open(file, mode, *args, **kwargs)
-        if os.path.basename(str(file)) in names and any(flag in mode for flag in "wa"):
-            return Full(stream)
-        return stream
-
-    return full_open
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), stream.name)
 
 
 @pytest.mark.parametrize("name, restored", [("flags.json", 3), ("history.csv", 3), ("summary.json", 4)])
@@ -755,7 +709,7 @@ def test_a_full_disk_stops_with_one_line_and_the_same_command_resumes(world, tmp
     run_dir = os.path.join(world_dir, "run")
     before = faults.snapshot(world_dir)
     with monkeypatch.context() as patch:
-        patch.setattr(builtins, "open", _full_disk_open({name, name + ".tmp"}, builtins.open))
+        patch.setattr(builtins, "open", faults.hooked_open(builtins.open, {name, name + ".tmp"}, _no_space))
         outcome = resume(run_dir, world.flags, EPOCHS + 1)
     assert outcome.status == 2 and len(outcome.error_lines) == 1, outcome.describe()
     assert re.fullmatch(rf"error: cannot write {re.escape(run_dir)}/{re.escape(name)}(\.tmp)? \(No space left on "
