@@ -36,6 +36,8 @@ _EXPORTS = {
                                                          "tf1_adam")},
     "SemiSupervisedGAN": "improved_gan_tf2.models.semi_supervised",
     "ImageNetGAN": "improved_gan_tf2.models.imagenet",
+    "ExportedClassifier": "improved_gan_tf2.models.exported",
+    "ExportedGenerator": "improved_gan_tf2.models.exported",
 }
 #: The modules that define (and so register) the package's Keras objects.
 KERAS_MODULES = (
@@ -44,6 +46,7 @@ KERAS_MODULES = (
     "improved_gan_tf2.networks.imagenet",
     "improved_gan_tf2.models.semi_supervised",
     "improved_gan_tf2.models.imagenet",
+    "improved_gan_tf2.models.exported",
 )
 
 __all__ = ["data_dependent_init", "store_inference_state", *_EXPORTS, "register_keras_objects", "__version__"]

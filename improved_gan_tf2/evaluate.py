@@ -31,7 +31,7 @@ quiet_tensorflow()  # the tools import TensorFlow; its C++ start-up log is not f
 from improved_gan_tf2 import cli, experiments, run_files, training  # noqa: E402
 from improved_gan_tf2.data.pipeline import evaluation_dataset  # noqa: E402
 from improved_gan_tf2.experiments.registry import ImageNetExperiment  # noqa: E402
-from improved_gan_tf2.plotting import save_png, to_pixels  # noqa: E402
+from improved_gan_tf2.plotting import save_png  # noqa: E402
 from inception_score.model import as_rgb  # noqa: E402  (numpy only at import)
 
 EVALUATION_FILE = "evaluation.json"
@@ -144,10 +144,10 @@ def _restore_run(run_dir, experiment, flags, paths):
 # ---------------------------------------------------------------------- what is measured
 
 
-def test_errors(run):
-    """Test error of the averaged and the raw discriminator parameters on the run's test set, batched as the
-    original script does."""
-    data = run.experiment.load_data(run.flags)
+def test_errors(run, data=None):
+    """Test error of the averaged and the raw discriminator parameters on the run's test set (of ``data``, the
+    experiment's ``load_data`` result, loaded here by default), batched as the original script does."""
+    data = run.experiment.load_data(run.flags) if data is None else data
     dataset, count = evaluation_dataset(data["x_test"], data["y_test"], run.flags["batch_size"],
                                         tail=run.experiment.evaluation_tail)
     result = run.model.evaluate(dataset, return_dict=True, verbose=0)
@@ -174,18 +174,27 @@ def logged_test_error(run):
     return values[-1] if values else None
 
 
-def to_uint8(samples, value_range):
-    """Samples in ``value_range`` as uint8 NHWC 0..255 (flat MNIST rows become 28x28x1)."""
-    samples = np.asarray(samples, np.float64)
-    if samples.ndim == 2:
-        side = int(round(np.sqrt(samples.shape[1])))
-        samples = samples.reshape(len(samples), side, side, 1)
-    return to_pixels(samples, value_range)
-
-
 def value_range(run):
     """The range of the run's generator output: [0, 1] for MNIST (sigmoid), [-1, 1] otherwise (tanh)."""
     return (0.0, 1.0) if run.flags.get("dataset", "").startswith("mnist") else (-1.0, 1.0)
+
+
+def sampling_generator(run, batch_size=None):
+    """The run's generator as an :class:`~improved_gan_tf2.models.exported.ExportedGenerator` of ``batch_size``
+    (the run's by default): uint8 NHWC samples drawn in the one graph that exported generators hold too, so that
+    these samples and an export's are the same numbers."""
+    from improved_gan_tf2.models.exported import ExportedGenerator
+
+    generator = run.model.generator
+    if run.semi_supervised:
+        shape = tuple(generator.outputs[0].shape[1:])  # flat MNIST rows become 28x28x1
+        image_shape = shape if len(shape) == 3 else (int(round(np.sqrt(shape[0]))),) * 2 + (1,)
+        options = dict(noise="semi_supervised", noise_dim=run.model.noise_dim)
+    else:
+        image_shape = (generator.image_size, generator.image_size, 3)
+        options = dict(noise="imagenet", model_seed=run.model.seed)
+    return ExportedGenerator(generator, batch_size=int(batch_size or run.flags["batch_size"]),
+                             value_range=value_range(run), image_shape=image_shape, name="generator", **options)
 
 
 def draw_samples(run, num_samples, seed=0, batch_size=None, progress=True):
@@ -194,10 +203,11 @@ def draw_samples(run, num_samples, seed=0, batch_size=None, progress=True):
     import keras
 
     batch_size = int(batch_size or run.flags["batch_size"])
+    generator = sampling_generator(run, batch_size)
     bar = keras.utils.Progbar(num_samples, unit_name="sample") if progress else None
     out = []
     for i in range(-(-num_samples // batch_size)):
-        out.append(to_uint8(np.asarray(run.model.sample(batch_size, seed=seed + i)), value_range(run)))
+        out.append(generator.sample(batch_size, seed + i).numpy())
         if bar is not None:
             bar.update(min((i + 1) * batch_size, num_samples))
     return np.concatenate(out)[:num_samples]

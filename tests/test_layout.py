@@ -21,6 +21,7 @@ LEVELS = [
     {"cli"},
     {"experiments"},
     {"turing", "evaluate", "report", "compare"},  # the tools
+    {"export"},  # a tool built on evaluate's restoring and measuring
 ]
 
 

@@ -29,6 +29,21 @@ def _fold(key, data):
     return tf.random.experimental.stateless_fold_in(key, tf.cast(data, tf.int64))
 
 
+def generator_inputs(example_shapes, batch_size, key):
+    """U(-1, 1) generator inputs ``[z, h0z, ..., h5z]`` (per-example ``example_shapes``) for ``batch_size`` rows,
+    streams 0 to 6 of the stateless ``key``."""
+    return [
+        tf.random.stateless_uniform((batch_size,) + tuple(shape), seed=_fold(key, i), minval=-1.0, maxval=1.0)
+        for i, shape in enumerate(example_shapes)
+    ]
+
+
+def seeded_generator_inputs(example_shapes, batch_size, model_seed, seed):
+    """The generator inputs of an integer ``seed`` (a Python int or a tensor) of the model made with
+    ``model_seed``: what ``ImageNetGAN.sample(batch_size, seed)`` draws, and exported generators with it."""
+    return generator_inputs(example_shapes, batch_size, _fold(tf.constant([int(model_seed), 7], tf.int64), seed))
+
+
 @keras.saving.register_keras_serializable(package="improved_gan_tf2")
 class ImageNetGAN(keras.Model):
     """Generator, discriminator and the training step of the ImageNet experiment (paper Sec. 6.4).
@@ -157,14 +172,11 @@ class ImageNetGAN(keras.Model):
 
     def generator_inputs(self, batch_size, key):
         """Fresh U(-1, 1) ``[z, h0z, ..., h5z]`` for ``batch_size`` live rows (streams 0 to 6 of ``key``)."""
-        return [
-            tf.random.stateless_uniform((batch_size,) + shape, seed=_fold(key, i), minval=-1.0, maxval=1.0)
-            for i, shape in enumerate(self.generator.example_shapes)
-        ]
+        return generator_inputs(self.generator.example_shapes, batch_size, key)
 
     def random_generator_inputs(self, batch_size, seed):
         """Fresh generator inputs from an integer ``seed`` (outside training: test images, benchmarks)."""
-        return self.generator_inputs(batch_size, _fold(tf.constant([self.seed, 7], tf.int64), seed))
+        return seeded_generator_inputs(self.generator.example_shapes, batch_size, self.seed, seed)
 
     # ------------------------------------------------------------------ one training step
 

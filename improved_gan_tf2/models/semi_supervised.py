@@ -25,6 +25,18 @@ GENERATOR_LOSSES = ("feature_matching", "minibatch")
 _BATCH_MIXING_LAYERS = (keras.layers.BatchNormalization,)
 
 
+def seeded_noise(batch_size, noise_dim, seed):
+    """U(0, 1) noise ``(batch_size, noise_dim)``, the fixed draw of an integer ``seed`` (a Python int or an integer
+    tensor): the numbers ``keras.random.uniform(shape, seed=seed)`` draws for an int seed (Keras's TensorFlow
+    backend keys a stateless draw with ``[seed mod (2**31 - 2), 0]``), in TensorFlow ops, so that a graph (an
+    exported generator's ``sample``) draws them from a seed it is given."""
+    seed = tf.math.floormod(tf.cast(seed, tf.int64), tf.int32.max - 1)
+    key = tf.cast(tf.stack([seed, tf.zeros_like(seed)]), tf.int32)
+    dtype = keras.backend.floatx()
+    return tf.random.stateless_uniform((batch_size, noise_dim), seed=key, minval=tf.cast(0.0, dtype),
+                                       maxval=tf.cast(1.0, dtype), dtype=dtype)
+
+
 def mixes_examples(model):
     """True if some layer of ``model`` computes across the batch, so separate batches must not be joined."""
     return any(
@@ -165,10 +177,7 @@ class SemiSupervisedGAN(keras.Model):
         With an integer ``seed`` the noise is that seed's fixed draw and the training noise stream is left
         untouched (sample grids use this, so that writing them does not change training).
         """
-        if seed is None:
-            z = self.noise(batch_size)
-        else:
-            z = keras.random.uniform((batch_size, self.noise_dim), seed=int(seed))
+        z = self.noise(batch_size) if seed is None else seeded_noise(batch_size, self.noise_dim, seed)
         return self.generator(z, training=True)
 
     def random_states(self):
