@@ -40,6 +40,11 @@ class RunLockedError(RunDirectoryError):
     """Another process is running in the output directory."""
 
 
+class RunWriteError(RunDirectoryError):
+    """A file of the run could not be written (a full disk, a read-only file system, ...); what was saved before
+    is intact and the same command resumes once the cause is mended."""
+
+
 class CheckpointError(RunDirectoryError):
     """None of the checkpoints of a run directory restores."""
 

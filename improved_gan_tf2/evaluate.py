@@ -18,7 +18,7 @@ Bad input (not a run directory, a missing checkpoint, ``--num_samples`` < 1, a `
 wrong shape or range, an unwritable ``--samples_out``) stops with one line and exit status 2 before any work,
 and leaves the run directory unchanged.
 """
-import json
+import glob
 import os
 import time
 
@@ -28,7 +28,7 @@ from improved_gan_tf2.startup import quiet_tensorflow
 
 quiet_tensorflow()  # the tools import TensorFlow; its C++ start-up log is not for the user
 
-from improved_gan_tf2 import cli, experiments, training  # noqa: E402
+from improved_gan_tf2 import cli, experiments, run_files, training  # noqa: E402
 from improved_gan_tf2.data.pipeline import evaluation_dataset  # noqa: E402
 from improved_gan_tf2.experiments.registry import ImageNetExperiment  # noqa: E402
 from improved_gan_tf2.plotting import save_grid_png  # noqa: E402
@@ -61,12 +61,9 @@ def read_run_flags(run_dir):
         problem = "is a file, not a run directory" if os.path.exists(run_dir) else "does not exist"
         raise cli.InputError(f"{run_dir} {problem}; give a run directory (the --out_dir of a training script, or the "
                              f"--checkpoint_dir of train_imagenet.py).")
-    cli.require(os.path.isfile(path), f"{run_dir} is not a run directory: it has no flags.json.")
-    try:
-        with open(path) as stream:
-            flags = json.load(stream)
-    except (OSError, ValueError) as error:
-        raise cli.InputError(f"{path} is not a JSON file of flags ({error}).") from error
+    cli.require(os.path.lexists(path), f"{run_dir} is not a run directory: it has no flags.json.")
+    flags = run_files.read_json(path, "the run's flags", "put back the run's flags.json (summary.json holds a copy "
+                                "under \"flags\" once a run has finished)")
     name = flags.pop(training.EXPERIMENT_KEY, None)
     cli.require(name is not None, f"{path} names no experiment (written before flags.json did): add "
                 f"\"{training.EXPERIMENT_KEY}\": \"<script name>\", one of {', '.join(sorted(experiments.EXPERIMENTS))}.")
@@ -77,55 +74,73 @@ def read_run_flags(run_dir):
     return experiment, dict(experiment.default_flags(), **flags)
 
 
-def checkpoint_path(run_dir, experiment, checkpoint="latest"):
-    """The checkpoint prefix of ``run_dir`` for ``checkpoint`` (``"latest"`` or a number: epochs completed, or
-    the ImageNet step); ``cli.InputError`` naming the ones there are otherwise."""
-    import tensorflow as tf
-
+def _checkpoint_directory(run_dir, experiment):
     imagenet = isinstance(experiment, ImageNetExperiment)
     directory = run_dir if imagenet else os.path.join(run_dir, "checkpoints")
-    prefix = training.IMAGENET_CHECKPOINT_NAME if imagenet else "ckpt"
-    state = tf.train.get_checkpoint_state(directory) if os.path.isdir(directory) else None
-    available = sorted(training.checkpoint_number(p) for p in (state.all_model_checkpoint_paths if state else ())
-                       if os.path.exists(p + ".index") or os.path.exists(os.path.join(directory, p) + ".index"))
+    return directory, training.IMAGENET_CHECKPOINT_NAME if imagenet else "ckpt"
+
+
+def checkpoint_path(run_dir, experiment, checkpoint="latest"):
+    """The checkpoint prefixes of ``run_dir`` to try for ``checkpoint`` (``"latest"``: every checkpoint there,
+    newest first; or a number: epochs completed, or the ImageNet step), and that number (for ``"latest"``, the
+    newest's); ``cli.InputError`` naming the ones there are otherwise."""
+    directory, prefix = _checkpoint_directory(run_dir, experiment)
+    paths, _, problem = training.checkpoint_files(directory, prefix) if os.path.isdir(directory) else ([], None, None)
+    if problem and paths:
+        print(f"note: {problem}; reading the checkpoint files themselves")
+    available = sorted({training.checkpoint_number(p) for p in paths if os.path.lexists(p + ".index")})
     cli.require(available, f"{run_dir} holds no checkpoint (nothing in {directory}).")
     if str(checkpoint) == "latest":
-        number = available[-1]
-    else:
-        try:
-            number = int(checkpoint)
-        except ValueError:
-            raise cli.InputError(f"--checkpoint={checkpoint}: give 'latest' or a checkpoint number "
-                                 f"({', '.join(map(str, available))}).") from None
-        cli.require(number in available, f"--checkpoint={checkpoint}: {run_dir} has checkpoints "
-                    f"{', '.join(map(str, available))}.")
-    return os.path.join(directory, f"{prefix}-{number}"), number
+        return [p for p in paths if os.path.lexists(p + ".index")], available[-1]
+    try:
+        number = int(checkpoint)
+    except ValueError:
+        raise cli.InputError(f"--checkpoint={checkpoint}: give 'latest' or a checkpoint number "
+                             f"({', '.join(map(str, available))}).") from None
+    path = os.path.join(directory, f"{prefix}-{number}")
+    if number not in available and (path in paths or glob.glob(glob.escape(path) + ".data-*")):
+        raise cli.InputError(f"--checkpoint={checkpoint}: {path}.index is missing, so that checkpoint cannot be "
+                             f"read; restore it from a copy, or give another (--checkpoint="
+                             f"{' or '.join(map(str, available))}).")
+    cli.require(number in available, f"--checkpoint={checkpoint}: {run_dir} has checkpoints "
+                f"{', '.join(map(str, available))}; give one of them.")
+    return [path], number
 
 
 def load_run(run_dir, checkpoint="latest"):
-    """Rebuild the run of ``run_dir`` (its experiment's model with its flags) and restore ``checkpoint``."""
+    """Rebuild the run of ``run_dir`` (its experiment's model with its flags) and restore ``checkpoint`` (for
+    ``"latest"``, the newest checkpoint that restores)."""
     run_dir = os.path.abspath(run_dir)
     experiment, flags = read_run_flags(run_dir)
-    return _restore_run(run_dir, experiment, flags, *checkpoint_path(run_dir, experiment, checkpoint))
+    return _restore_run(run_dir, experiment, flags, checkpoint_path(run_dir, experiment, checkpoint)[0])
 
 
-def _restore_run(run_dir, experiment, flags, path, number):
-    """:func:`load_run` once the flags are read and the checkpoint is found: build the model and restore
-    ``path``."""
-    import tensorflow as tf
-
+def _restore_run(run_dir, experiment, flags, paths):
+    """:func:`load_run` once the flags are read and the checkpoints found: build the model and restore the first
+    of ``paths`` that restores (:func:`training.restore_newest`), saying which were skipped and why. Changes
+    nothing in the run directory (a resumed run moves damaged checkpoints aside)."""
     model = experiments.build_model(experiment, flags)
     if isinstance(experiment, ImageNetExperiment):
         saved = training.imagenet_checkpoint(model)
     else:
         saved, _ = training.epoch_checkpoint(**training.semi_supervised_checkpoint_objects(model))
-    try:
-        saved.restore(path).assert_existing_objects_matched()
-    except (AssertionError, ValueError, tf.errors.OpError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise cli.InputError(f"{path} does not restore into the {experiment.script} model of flags.json ({first}).") \
-            from None
-    return Run(run_dir, experiment, flags, model, path, number)
+    restored, skipped = training.restore_newest(saved, paths)
+    if restored is None:
+        directory, prefix = _checkpoint_directory(run_dir, experiment)
+        details = "; ".join(f"{os.path.basename(p)}: {why}" for p, why in skipped)
+        others = sorted({training.checkpoint_number(p) for p in training.checkpoint_files(directory, prefix)[0]
+                         if os.path.lexists(p + ".index")} - {training.checkpoint_number(p) for p, _ in skipped})
+        if len(paths) == 1:
+            advice = (f"evaluate another (--checkpoint={' or '.join(map(str, others))})" if others else
+                      "restore it from a copy")
+            raise cli.InputError(f"{paths[0]} does not restore into the {experiment.script} model of flags.json "
+                                 f"({details}); {advice}, or resume the run, which moves damaged checkpoints aside.")
+        raise cli.InputError(f"no checkpoint in {directory} restores into the {experiment.script} model of "
+                             f"flags.json ({details}); if the code changed since they were written, use that "
+                             f"version, else restore them from a copy.")
+    for path, why in skipped:
+        print(f"note: skipped checkpoint {path} ({why}); evaluating {os.path.basename(restored)}")
+    return Run(run_dir, experiment, flags, model, restored, training.checkpoint_number(restored))
 
 
 # ---------------------------------------------------------------------- what is measured
@@ -144,16 +159,21 @@ def test_errors(run, data=None):
 
 def logged_test_error(run):
     """The averaged parameters' test error the training loop logged for the restored epoch (``history.csv``)."""
-    import csv
-
     path = os.path.join(run.path, "history.csv")
-    if not run.semi_supervised or not os.path.exists(path):
+    if not run.semi_supervised:
         return None
-    with open(path) as stream:
-        for row in csv.DictReader(stream):
-            if int(row["epoch"]) == run.step - 1:
-                return float(row["val_test_err"])
-    return None
+    try:
+        log = run_files.read_epoch_log(path, "the evaluation goes on without it")
+    except cli.INPUT_ERRORS as error:
+        print(f"note: no logged test error to compare: {error}")
+        return None
+    if log is not None and log.torn is not None:
+        print(f"note: the last line of {path} is cut short; a resumed run drops it")
+    if log is None or "val_test_err" not in log.header:
+        return None
+    index = log.header.index("val_test_err")
+    values = [float(fields[index]) for _, epoch, fields, _ in log.rows if epoch == run.step - 1]
+    return values[-1] if values else None
 
 
 def value_range(run):
@@ -238,19 +258,23 @@ def evaluate(run_dir, checkpoint="latest", num_samples=50000, samples_out=None, 
     cli.require(batch_size is None or batch_size >= 1, f"--batch_size must be at least 1, got {batch_size}.")
     run_dir = os.path.abspath(run_dir)
     experiment, flags = read_run_flags(run_dir)
-    path, number = checkpoint_path(run_dir, experiment, checkpoint)
+    paths, _ = checkpoint_path(run_dir, experiment, checkpoint)
     samples_out = os.path.abspath(samples_out or os.path.join(run_dir, SAMPLES_FILE))
     out_dir = os.path.dirname(samples_out)
     cli.require(os.path.isdir(out_dir) and os.access(out_dir, os.W_OK),
                 f"--samples_out={samples_out}: {out_dir} is not a writable directory.")
     cli.require(os.access(run_dir, os.W_OK), f"{run_dir} is not writable: evaluation.json goes there.")
+    grid_path = os.path.join(run_dir, "samples", "evaluation.png")
+    for path, what in ((samples_out, "the samples"), (os.path.join(run_dir, EVALUATION_FILE), "the evaluation"),
+                       (grid_path, "the samples' grid")):
+        run_files.require_file_slot(path, what)
     real = check_real_images(fid_against) if fid_against else None
     cli.require(not inception_score or num_samples >= splits,
                 f"--num_samples={num_samples} is fewer than the {splits} splits of the Inception score.")
 
     timings = {}
     begin = time.time()
-    run = _restore_run(run_dir, experiment, flags, path, number)
+    run = _restore_run(run_dir, experiment, flags, paths)
     timings["restore"] = time.time() - begin
     result = {"run": run_dir, "experiment": experiment.script, "checkpoint": run.checkpoint,
               "checkpoint_number": run.step, "seed": seed, "num_samples": num_samples}
@@ -266,7 +290,6 @@ def evaluate(run_dir, checkpoint="latest", num_samples=50000, samples_out=None, 
     print(f"Drawing {num_samples} samples (seed {seed})")
     samples = draw_samples(run, num_samples, seed, batch_size, progress)
     write_npz_atomic(samples_out, **{SAMPLES_KEY: samples})
-    grid_path = os.path.join(run_dir, "samples", "evaluation.png")
     grid = experiment.sample_grid(samples.astype(np.float64) / 255.0) if run.semi_supervised else \
         _imagenet_grid(samples)
     save_grid_png(grid_path, grid)

@@ -17,7 +17,7 @@ import sys
 
 import numpy as np
 
-from improved_gan_tf2 import cli  # does not import TensorFlow: the report needs none
+from improved_gan_tf2 import cli, run_files  # neither imports TensorFlow: the report needs none
 
 #: Flags that say where or how a run ran, not what it trained: never a column.
 NOT_COMPARED = frozenset({"out_dir", "data_dir", "jit_compile", "checkpoint_dir", "sample_dir",
@@ -26,39 +26,47 @@ SEED_FLAGS = ("seed", "seed_data")
 LOSSES = ("loss_lab", "loss_unl", "loss_gen")
 
 
-def _read_json(path):
-    if not os.path.exists(path):
-        return None
-    try:
-        with open(path) as stream:
-            return json.load(stream)
-    except (OSError, ValueError) as error:
-        raise cli.InputError(f"{path} is not readable JSON ({error}).") from None
+#: What to do about a damaged file of a run, by its name: how the report can be had again.
+FIXES = {
+    "flags.json": "put back the run's flags.json (summary.json holds a copy under \"flags\" once a run has finished)",
+    "summary.json": "run the training command again (a finished run rewrites summary.json) or move it aside",
+    "evaluation.json": "run python -m improved_gan_tf2.evaluate on the run again (it rewrites evaluation.json) or "
+                       "move it aside",
+    "history.csv": "move it aside to report the run without its learning curves, or resume the run (it drops a "
+                   "last row cut short)",
+    "epoch_times.csv": "move it aside to report the run without its wall time, or resume the run (it drops a last "
+                       "row cut short)",
+}
+
+
+def _read_json(run_dir, name, what):
+    return run_files.read_json(os.path.join(run_dir, name), what, FIXES[name])
+
+
+def _read_log(run_dir, name):
+    """The per-epoch log ``name`` of ``run_dir`` (None when there is none); a row cut short is an error here (only a
+    resumed run can tell a row of an unsaved epoch)."""
+    path = os.path.join(run_dir, name)
+    log = run_files.read_epoch_log(path, FIXES[name])
+    if log is not None and log.torn is not None:
+        raise run_files.damaged(path, f"line {log.torn_line}, {log.torn[:40]!r}, is cut short", FIXES[name])
+    return log
 
 
 def read_history(run_dir):
     """``history.csv`` as a dict of float columns (empty when there is none)."""
-    path = os.path.join(run_dir, "history.csv")
-    if not os.path.exists(path):
+    log = _read_log(run_dir, "history.csv")
+    if log is None:
         return {}
-    with open(path) as stream:
-        rows = list(csv.DictReader(stream))
-    columns = {}
-    for row in rows:
-        for key, value in row.items():
-            try:
-                columns.setdefault(key, []).append(float(value))
-            except (TypeError, ValueError):
-                raise cli.InputError(f"{path}: a value of column {key!r} is not a number ({value!r}).") from None
-    return columns
+    return {name: log.column(name) for name in log.header} if log.rows else {}
 
 
 def read_run(run_dir):
     """What the report needs of one run directory."""
-    flags = _read_json(os.path.join(run_dir, "flags.json"))
+    flags = _read_json(run_dir, "flags.json", "the run's flags")
     cli.require(flags is not None, f"{run_dir} is not a run directory: it has no flags.json.")
-    summary = _read_json(os.path.join(run_dir, "summary.json")) or {}
-    evaluation = _read_json(os.path.join(run_dir, "evaluation.json")) or {}
+    summary = _read_json(run_dir, "summary.json", "the run's summary") or {}
+    evaluation = _read_json(run_dir, "evaluation.json", "the run's evaluation") or {}
     history = read_history(run_dir)
     epochs = summary.get("epochs_completed", len(history.get("epoch", [])))
     row = {"run": os.path.basename(os.path.normpath(run_dir)), "path": os.path.abspath(run_dir), "flags": flags,
@@ -78,16 +86,10 @@ def read_run(run_dir):
 def read_wall_time(run_dir):
     """Seconds of training and testing over all epochs (``epoch_times.csv``; where a resumed run repeated an
     epoch, its last row), or None when not recorded."""
-    path = os.path.join(run_dir, "epoch_times.csv")
-    if not os.path.exists(path):
+    log = _read_log(run_dir, "epoch_times.csv")
+    if log is None or "seconds" not in log.header:
         return None
-    seconds = {}
-    with open(path) as stream:
-        for row in csv.DictReader(stream):
-            try:
-                seconds[int(row["epoch"])] = float(row["seconds"])
-            except (KeyError, TypeError, ValueError):
-                raise cli.InputError(f"{path}: a row is not 'epoch,seconds' ({row}).") from None
+    seconds = dict(zip((epoch for _, epoch, _, _ in log.rows), log.column("seconds")))
     return float(sum(seconds.values()))
 
 

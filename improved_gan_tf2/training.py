@@ -10,6 +10,7 @@ resumes from the newest one that restores), ``samples/`` (PNG grids), ``logs/`` 
 NaN or infinite stops training before anything non-finite is saved (:class:`NonFiniteGuard`,
 :class:`EpochCheckpoint`).
 """
+import contextlib
 import errno
 import gc
 import glob
@@ -35,10 +36,12 @@ from improved_gan_tf2.errors import (  # noqa: F401  (defined there, without Ten
     RunDirectoryError,
     RunLockedError,
     RunMismatchError,
+    RunWriteError,
     TrainingInterrupted,
     TrainingStopped,
 )
 from improved_gan_tf2.plotting import save_grid_png, save_image_grid
+from improved_gan_tf2.run_files import damaged, read_epoch_log, read_json, require_file_slot, torn_epoch
 from inception_score.model import Progress  # numpy only at import
 
 ORIGINAL_LOG_LINE = (
@@ -63,10 +66,15 @@ EXPERIMENT_KEY = "experiment"
 def write_json_atomic(path, value):
     """Write ``value`` as JSON to ``path`` through a temporary file and a rename."""
     temporary = f"{path}.tmp"
-    with open(temporary, "w") as stream:
-        json.dump(value, stream, indent=2, sort_keys=True, default=_json_default)
-        stream.write("\n")
-    os.replace(temporary, path)
+    try:
+        with open(temporary, "w") as stream:
+            json.dump(value, stream, indent=2, sort_keys=True, default=_json_default)
+            stream.write("\n")
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.isfile(temporary):  # a full disk leaves no half-written file behind (the old one is intact)
+            os.remove(temporary)
+        raise
 
 
 def _json_default(value):
@@ -125,10 +133,15 @@ class RunDirectory:
         self._data_path = os.path.join(self.path, DATA_NAME)
         self._lock_fd = None
         self._lock_created = False
+        self._fingerprint = None
         self.started = False
         self._created_directories = _make_directory(self.path)
         try:
             self._lock()
+            for path, what in ((self._flags_path, "the run's flags"), (self._data_path, "the data's fingerprint"),
+                               (self.history_path, "the run's history"), (self.times_path, "the epochs' times"),
+                               (self.summary_path, "the run's summary")):
+                require_file_slot(path, what)
             self._check_flags()
         except BaseException:
             self.close()
@@ -146,7 +159,15 @@ class RunDirectory:
     def _try_lock(self):
         """Take the lock; False if the lock file was removed (by a start that gave up) before it was held."""
         path = os.path.join(self.path, LOCK_NAME)
-        fd = None
+        if os.path.isdir(path):
+            raise RunDirectoryError(f"{path} is a directory, not the run's lock file; remove it (rmdir) and run "
+                                    f"again.")
+        try:
+            with tempfile.TemporaryFile(dir=self.path):
+                pass
+        except OSError as error:
+            raise RunDirectoryError(f"the run directory {self.path} is not writable ({error.strerror}); pass an "
+                                    f"--out_dir you can write to.") from None
         try:
             try:
                 fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
@@ -154,13 +175,9 @@ class RunDirectory:
             except FileExistsError:
                 fd = os.open(path, os.O_RDWR)
                 created = False
-            with tempfile.TemporaryFile(dir=self.path):
-                pass
         except OSError as error:
-            if fd is not None:
-                os.close(fd)
-            raise RunDirectoryError(f"the run directory {self.path} is not writable ({error.strerror}); pass an "
-                                    f"--out_dir you can write to.") from None
+            raise RunDirectoryError(f"the lock file {path} cannot be opened ({error.strerror}); make it readable "
+                                    f"and writable (chmod 644) and run again.") from None
         if fcntl is not None:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -225,18 +242,14 @@ class RunDirectory:
                     f"flags.json back (summary.json holds a copy under \"flags\" once a run has finished), or pass "
                     f"another --out_dir.")
             return
+        fix = ("the flags that made the checkpoints beside it are unknown: put back a correct flags.json "
+               "(summary.json holds a copy under \"flags\" once a run has finished), or pass another --out_dir")
         try:
-            with open(self._flags_path) as stream:
-                stored = json.load(stream)
-            if not isinstance(stored, dict):
-                raise ValueError(f"a JSON {type(stored).__name__}, not an object")
-        except (OSError, ValueError) as error:
+            stored = read_json(self._flags_path, "the run's flags", fix)
+        except RunDirectoryError:
             if not checkpoints:  # nothing to resume: a fresh run replaces it
                 return
-            raise RunDirectoryError(
-                f"{self._flags_path} is damaged ({error}), so the flags that made the checkpoints beside it are "
-                f"unknown; put back a correct flags.json (summary.json holds a copy under \"flags\" once a run has "
-                f"finished), or pass another --out_dir.") from None
+            raise
         if EXPERIMENT_KEY in self.flags and EXPERIMENT_KEY not in stored:
             # written before flags.json named its experiment: the other flags identify the run
             stored[EXPERIMENT_KEY] = self.flags[EXPERIMENT_KEY]
@@ -255,27 +268,31 @@ class RunDirectory:
                 f"pass a new --out_dir, or the same flags to resume that run."
             )
 
-    def start(self, fingerprint=None):
+    def check_data(self, fingerprint):
         """Refuse data other than the run's (``fingerprint``: :func:`data_fingerprint` of the data, checked against
-        the one recorded when the run has checkpoints), then write ``flags.json`` and ``data.json``."""
+        the one recorded when the run has checkpoints); writes nothing (:meth:`start` records it)."""
+        stored = None
+        if self.has_checkpoints():
+            fix = ("this data cannot be checked against the run's: delete data.json to resume with this data, "
+                   "or pass another --out_dir")
+            stored = read_json(self._data_path, "the data's fingerprint", fix)
+            if stored is not None and not isinstance(stored.get("sha256"), str):
+                raise damaged(self._data_path, "no \"sha256\"", fix)
+        if stored is not None and stored["sha256"] != fingerprint["sha256"]:
+            raise RunMismatchError(
+                f"the data differs from the data the run in {self.path} was trained on (then: "
+                f"{stored.get('source') or 'unknown source'} {_shapes(stored)}; now: "
+                f"{fingerprint['source'] or 'unknown source'} {_shapes(fingerprint)}); pass that data "
+                f"(--dataset, --data_dir) to resume the run, or another --out_dir.")
+        self._fingerprint = fingerprint
+
+    def start(self, fingerprint=None):
+        """:meth:`check_data` (when ``fingerprint`` is given), then write ``flags.json`` and ``data.json`` (the
+        fingerprint given here or to :meth:`check_data`)."""
         if fingerprint is not None:
-            stored = None
-            if os.path.exists(self._data_path) and self.has_checkpoints():
-                try:
-                    with open(self._data_path) as stream:
-                        stored = json.load(stream)
-                    stored["sha256"]
-                except (OSError, ValueError, TypeError, KeyError) as error:
-                    raise RunDirectoryError(
-                        f"{self._data_path} is damaged ({error!r}), so this data cannot be checked against the "
-                        f"run's; delete data.json to resume with this data, or pass another --out_dir.") from None
-            if stored is not None and stored["sha256"] != fingerprint["sha256"]:
-                raise RunMismatchError(
-                    f"the data differs from the data the run in {self.path} was trained on (then: "
-                    f"{stored.get('source') or 'unknown source'} {_shapes(stored)}; now: "
-                    f"{fingerprint['source'] or 'unknown source'} {_shapes(fingerprint)}); pass that data "
-                    f"(--dataset, --data_dir) to resume the run, or another --out_dir.")
-            write_json_atomic(self._data_path, fingerprint)
+            self.check_data(fingerprint)
+        if self._fingerprint is not None:
+            write_json_atomic(self._data_path, self._fingerprint)
         write_json_atomic(self._flags_path, self.flags)
         self.started = True
 
@@ -283,48 +300,78 @@ class RunDirectory:
 
     def open_checkpoints(self, max_to_keep=3, print_fn=print, **objects):
         """:func:`open_checkpoints` over ``objects`` plus an ``epoch`` counter: ``(manager, epoch variable, the
-        restored checkpoint or None)``."""
+        restored checkpoint or None)``. The logs are checked against the checkpoint restored (:meth:`trim_logs`)
+        before a damaged checkpoint is moved aside: a damaged log stops the run having changed nothing."""
         checkpoint, epoch = epoch_checkpoint(**objects)
-        manager, restored = open_checkpoints(checkpoint, self.checkpoint_dir, max_to_keep, print_fn=print_fn)
+
+        def check_logs(restored):
+            for path, strict in ((self.history_path, True), (self.times_path, False)):
+                _log_trimmed(path, int(epoch.numpy()) if restored else 0, strict)
+
+        manager, restored = open_checkpoints(checkpoint, self.checkpoint_dir, max_to_keep, print_fn=print_fn,
+                                             before_changes=check_logs)
         return manager, epoch, restored
 
-    def trim_history(self, epochs_completed):
-        """Drop ``history.csv`` rows of epochs after the checkpoint being resumed (an interrupted run may have
-        logged an epoch it did not save); a line that is not the header or a row of an epoch is an error."""
-        if not os.path.exists(self.history_path):
-            return
-        with open(self.history_path, newline="", errors="replace") as stream:  # keep CSVLogger's line ends
-            lines = stream.readlines()
-        fix = (f"move it aside (the checkpoints are intact; the resumed run starts a new history.csv) and run "
-               f"again")
-        if lines and not lines[0].startswith("epoch,"):
-            raise RunDirectoryError(f"{self.history_path} is damaged: its first line is not the header "
-                                    f"'epoch,...'; {fix}.")
-        kept = lines[:1]
-        for number, line in enumerate(lines[1:], 2):
-            try:
-                epoch = int(line.split(",", 1)[0])
-            except ValueError:
-                raise RunDirectoryError(
-                    f"{self.history_path} is damaged: line {number} ({line.strip()[:40]!r}) is not a row of an "
-                    f"epoch (did two runs write to it?); {fix}.") from None
-            if epoch < epochs_completed:
-                kept.append(line)
-        if epochs_completed == 0:
-            kept = []
-        if kept != lines:
-            temporary = f"{self.history_path}.tmp"
-            with open(temporary, "w", newline="") as stream:
-                stream.writelines(kept)
-            os.replace(temporary, self.history_path)
+    def trim_logs(self, epochs_completed, print_fn=print):
+        """Make ``history.csv`` and ``epoch_times.csv`` end with the epoch of the checkpoint being resumed: drop the
+        rows of later epochs (an interrupted run may have logged an epoch it did not save) and a last row cut short
+        by a kill. ``history.csv`` must then hold a row for each epoch from its first to the checkpoint's; a bad
+        line or a missing row stops the run, naming the file (:func:`_log_trimmed`)."""
+        for path, strict in ((self.history_path, True), (self.times_path, False)):
+            text, note = _log_trimmed(path, epochs_completed, strict)
+            if note:
+                print_fn(note)
+            if text is not None:
+                _replace_text(path, text)
 
     def write_summary(self, summary):
         write_json_atomic(self.summary_path, summary)
 
 
 def _shapes(fingerprint):
-    arrays = fingerprint.get("arrays") or {}
-    return "(" + ", ".join(f"{name} {tuple(shape)}" for name, (shape, _) in sorted(arrays.items())) + ")"
+    try:
+        arrays = fingerprint.get("arrays") or {}
+        return "(" + ", ".join(f"{name} {tuple(shape)}" for name, (shape, _) in sorted(arrays.items())) + ")"
+    except (AttributeError, TypeError, ValueError):
+        return "(shapes unknown)"
+
+
+def _log_trimmed(path, epochs_completed, strict):
+    """``(the new text of the per-epoch log path or None if it stays as it is, a note or None)`` for a run resumed
+    after ``epochs_completed`` epochs (see :meth:`RunDirectory.trim_logs`; ``strict``: every row of a saved epoch
+    must be there, as in ``history.csv``, whose rows are written before their epoch's checkpoint)."""
+    name = os.path.basename(path)
+    fix = f"move it aside (the checkpoints are intact; the resumed run starts a new {name}) and run again"
+    if epochs_completed == 0:  # nothing saved: the run starts afresh
+        return ("" if os.path.exists(path) else None), None
+    log = read_epoch_log(path, fix)
+    if log is None:
+        return None, None
+    kept = [row for row in log.rows if row[1] < epochs_completed]
+    epoch, note = torn_epoch(log), None
+    if log.torn is not None and (epoch is None or epoch < epochs_completed):
+        if strict and epoch is not None:
+            raise damaged(path, f"line {log.torn_line}, {log.torn[:40]!r}, is cut short", fix)
+        note = f"note: the last line of {path} was cut short (a write interrupted); dropped it"
+    if strict and kept:
+        epochs = [row[1] for row in kept]
+        expected = list(range(epochs[0], epochs_completed))
+        if epochs != expected:
+            missing = sorted(set(expected) - set(epochs))
+            problem = (f"it has no row for epoch {missing[0]}, whose checkpoint is saved" if missing else
+                       f"its rows are not one per epoch in order ({', '.join(map(str, epochs))})")
+            raise damaged(path, problem, fix)
+    if len(kept) == len(log.rows) and log.torn is None:
+        return None, note
+    return log.header_line + "".join(row[3] for row in kept), note
+
+
+def _replace_text(path, text):
+    """Write ``text`` to ``path`` through a temporary file and a rename (line ends as given)."""
+    temporary = f"{path}.tmp"
+    with open(temporary, "w", newline="") as stream:
+        stream.write(text)
+    os.replace(temporary, path)
 
 
 def _make_directory(path):
@@ -384,15 +431,21 @@ def checkpoint_number(path):
 
 def _try_restore(checkpoint, path):
     """Restore ``path`` into ``checkpoint``; ``None`` if it restored every object with finite values, else why
-    not."""
-    if not tf.io.gfile.exists(path + ".index"):
-        return "its files are missing"
+    not. Whatever TensorFlow raises for a damaged checkpoint (``DataLossError``, ``IndexError`` for a data file cut
+    short, ``ValueError``, ...) is a reason; a file this process may not read is a :class:`CheckpointError`."""
+    files = glob.glob(glob.escape(path) + ".*")
+    if not os.path.isfile(path + ".index"):
+        return "its files are missing" if not os.path.exists(path + ".index") else "its .index is not a file"
+    for name in files:
+        if os.path.isfile(name) and not os.access(name, os.R_OK):
+            raise CheckpointError(f"the checkpoint file {name} cannot be read (permission denied); make it readable "
+                                  f"(chmod u+r) and run again.")
     status = None
     checkpoint.save_counter  # noqa: B018  (created now, so that it is restored now, not deferred to the next save)
     try:
         status = checkpoint.restore(path)
         status.assert_existing_objects_matched()
-    except (tf.errors.OpError, AssertionError, ValueError) as error:
+    except Exception as error:  # noqa: BLE001  (any failure to read it: this checkpoint does not restore)
         if status is not None:
             status.expect_partial()
         return _first_line(error)
@@ -402,47 +455,41 @@ def _try_restore(checkpoint, path):
     return None
 
 
-def open_checkpoints(checkpoint, directory, max_to_keep, checkpoint_name="ckpt", print_fn=print):
-    """Restore the newest checkpoint of ``directory`` that restores, and return ``(manager, its path or None)``.
-
-    Leftovers of a save that was killed (``<name>-N_temp/``) are removed. A checkpoint that does not restore
-    (a damaged file, missing files, an object that does not match) or holds a NaN or an infinity is skipped, with
-    a note saying which and why, and the next older one is tried; skipped checkpoints are moved to
-    ``skipped/`` and the ``checkpoint`` index is rewritten without them, so the manager carries on from the one
-    restored. An unreadable ``checkpoint`` index is moved aside (to ``checkpoint.unreadable``) and the checkpoint
-    files themselves are tried. If there are checkpoints but none restores, :class:`CheckpointError` says why
-    (nothing is changed then)."""
-    prefix = os.path.join(directory, checkpoint_name)
-    for leftover in glob.glob(glob.escape(prefix) + "-*_temp"):
-        if os.path.isdir(leftover):
-            shutil.rmtree(leftover, ignore_errors=True)
-            print_fn(f"note: removed {leftover}, left by a save that was interrupted")
-    state, state_problem = None, None
+def checkpoint_files(directory, checkpoint_name="ckpt"):
+    """The checkpoints of ``directory``: ``(paths, state, problem)``. ``paths``: the checkpoint prefixes, newest
+    first, that the ``checkpoint`` index lists or whose ``.index`` file is there (a save killed after writing its
+    files but before recording them, an index damaged or cut short); ``state``: the index (a ``CheckpointState``;
+    None when it is missing or unreadable); ``problem``: what is wrong with the index, or None. Changes nothing."""
     index = os.path.join(directory, "checkpoint")
-    if os.path.exists(index):
+    state, problem = None, None
+    if os.path.lexists(index):
         logger = tf.get_logger()
         level = logger.level
         logger.setLevel("ERROR")  # TensorFlow logs a damaged index as two warnings and returns None
         try:
             state = tf.train.get_checkpoint_state(directory)
             problem = None if state is not None else "not a checkpoint index"
-        except Exception as error:  # text_format.ParseError, DecodeError, ...: a damaged index
+        except Exception as error:  # noqa: BLE001  (text_format.ParseError, DecodeError, ...: a damaged index)
             problem = _first_line(error)
         finally:
             logger.setLevel(level)
         if problem is not None:
-            state_problem = f"the checkpoint index {index} is unreadable ({problem})"
-    timestamps = {}
+            problem = f"the checkpoint index {index} is unreadable ({problem})"
+    prefix = os.path.join(directory, checkpoint_name)
+    on_disk = {os.path.normpath(name[:-len(".index")]) for name in glob.glob(glob.escape(prefix) + "-*.index")}
+    listed = set()
     if state is not None:
-        paths = list(state.all_model_checkpoint_paths)
-        if state.model_checkpoint_path and state.model_checkpoint_path not in paths:
-            paths.append(state.model_checkpoint_path)
-        timestamps = dict(zip(state.all_model_checkpoint_paths, state.all_model_checkpoint_timestamps))
-    else:
-        paths = [name[:-len(".index")] for name in glob.glob(glob.escape(prefix) + "-*.index")]
-        if paths and state_problem is None:
-            state_problem = f"{directory} has checkpoint files but no checkpoint index"
-    paths = sorted(set(paths), key=checkpoint_number, reverse=True)
+        listed = {os.path.normpath(p) for p in [*state.all_model_checkpoint_paths, state.model_checkpoint_path] if p}
+    if problem is None and on_disk and state is None:
+        problem = f"{directory} has checkpoint files but no checkpoint index"
+    elif problem is None and state is not None and listed != on_disk:
+        problem = f"the checkpoint index {index} does not match the checkpoint files beside it"
+    return sorted(listed | on_disk, key=checkpoint_number, reverse=True), state, problem
+
+
+def restore_newest(checkpoint, paths):
+    """Restore into ``checkpoint`` the first of ``paths`` that restores (every object matched, every value
+    finite): ``(its path or None, [(path, why not) for each one tried before it])``."""
     restored, skipped = None, []
     logger = tf.get_logger()
     level = logger.level
@@ -458,23 +505,63 @@ def open_checkpoints(checkpoint, directory, max_to_keep, checkpoint_name="ckpt",
             gc.collect()
     finally:
         logger.setLevel(level)
+    return restored, skipped
+
+
+def _move_aside(path, target):
+    """Rename ``path`` to ``target`` (``target.1``, ``target.2``, ... when that exists): nothing is overwritten."""
+    candidate, number = target, 0
+    while os.path.lexists(candidate):
+        number += 1
+        candidate = f"{target}.{number}"
+    os.replace(path, candidate)
+    return candidate
+
+
+def open_checkpoints(checkpoint, directory, max_to_keep, checkpoint_name="ckpt", print_fn=print, before_changes=None):
+    """Restore the newest checkpoint of ``directory`` that restores, and return ``(manager, its path or None)``.
+
+    Leftovers of a save that was killed (``<name>-N_temp/``) are removed. The checkpoints tried are those the
+    ``checkpoint`` index lists and those whose files are there (:func:`checkpoint_files`). A checkpoint that does
+    not restore (a damaged or cut-short file, missing files, an object that does not match) or holds a NaN or an
+    infinity is skipped, with a note saying which and why, and the next older one is tried; skipped checkpoints are
+    moved to ``skipped/`` (never over another file). An unreadable ``checkpoint`` index is moved aside (to
+    ``checkpoint.unreadable``); an index that is unreadable or does not match the files, or a checkpoint skipped,
+    and the index is rewritten for the one restored, so the manager carries on from it. If there are checkpoints
+    but none restores, :class:`CheckpointError` says why (nothing is changed then); a checkpoint file this process
+    may not read stops it too. ``before_changes(restored path or None)``, when given, runs before anything is
+    moved or rewritten: an error it raises leaves the checkpoints as they were."""
+    prefix = os.path.join(directory, checkpoint_name)
+    for leftover in glob.glob(glob.escape(prefix) + "-*_temp"):
+        if os.path.isdir(leftover):
+            shutil.rmtree(leftover, ignore_errors=True)
+            print_fn(f"note: removed {leftover}, left by a save that was interrupted")
+    paths, state, state_problem = checkpoint_files(directory, checkpoint_name)
+    restored, skipped = restore_newest(checkpoint, paths)
     if paths and restored is None:
         details = "; ".join(f"{os.path.basename(p)}: {problem}" for p, problem in skipped)
         raise CheckpointError(f"no checkpoint in {directory} restores ({details}); if the code changed since they "
                               f"were written, use that version, else pass another --out_dir.")
+    if before_changes is not None:
+        before_changes(restored)
+    index = os.path.join(directory, "checkpoint")
     if state_problem:
         print_fn(f"note: {state_problem}; " + ("rebuilt from the checkpoint files" if paths else "moved aside"))
-        if state is None and os.path.exists(index):
-            os.replace(index, index + ".unreadable")
+        if state is None and os.path.lexists(index):
+            _move_aside(index, index + ".unreadable")
     for path, problem in skipped:
-        print_fn(f"note: skipped checkpoint {path} ({problem}); moved to {os.path.join(directory, 'skipped')}")
         aside = os.path.join(directory, "skipped")
+        print_fn(f"note: skipped checkpoint {path} ({problem}); moved to {aside}")
         os.makedirs(aside, exist_ok=True)
         for name in glob.glob(glob.escape(path) + ".*"):
-            os.replace(name, os.path.join(aside, os.path.basename(name)))
+            _move_aside(name, os.path.join(aside, os.path.basename(name)))
     if restored is not None and (skipped or state_problem):
-        kept = sorted((p for p in paths if checkpoint_number(p) <= checkpoint_number(restored)),
-                      key=checkpoint_number)
+        timestamps = {}
+        if state is not None:
+            timestamps = {os.path.normpath(p): t for p, t in zip(state.all_model_checkpoint_paths,
+                                                                 state.all_model_checkpoint_timestamps)}
+        kept = sorted((p for p in paths if checkpoint_number(p) <= checkpoint_number(restored)
+                       and os.path.isfile(p + ".index")), key=checkpoint_number)
         _write_checkpoint_index(directory, restored, kept,
                                 [timestamps.get(p) or os.path.getmtime(p + ".index") for p in kept],
                                 state.last_preserved_timestamp if state is not None else 0.0)
@@ -720,75 +807,110 @@ def fit_semi_supervised(gan, run, *, x_lab, y_lab, x_unl, x_test, y_test, x_init
     CIFAR-10, the SVHN scripts' overlapping last batch otherwise. The objects of ``gan.checkpoint_objects()``
     (when the model has that method) are checkpointed with the rest.
     """
-    if not run.started:
-        run.start()
     manager, epoch_variable, restored = run.open_checkpoints(**semi_supervised_checkpoint_objects(gan))
-    start_epoch = int(epoch_variable.numpy()) if restored else 0
-    run.trim_history(start_epoch)
-    if start_epoch == 0:
-        gan.initialize(x_init, batch_size)
-    elif start_epoch < epochs:
-        print(f"Resuming {run.path} after epoch {start_epoch - 1} (checkpoint {restored})")
-    else:
-        trained = "1 epoch (epoch 0" if start_epoch == 1 else f"{start_epoch} epochs (epochs 0-{start_epoch - 1}"
-        print(f"The run in {run.path} is done: it has trained {trained}, checkpoint {restored}) and --epochs={epochs} "
-              f"asks for no more; measuring its test error again. A larger --epochs continues it.")
-    train_dataset, steps_per_epoch = semi_supervised_dataset(
-        x_lab, y_lab, x_unl, batch_size, epoch_order, start_epoch=start_epoch
-    )
-    test_dataset, test_count = evaluation_dataset(x_test, y_test, batch_size, tail=evaluation_tail)
-    environment_info = environment.describe()
-    write_environment(run.log_dir, environment_info, start_epoch)
-    progress = EpochProgress(steps_per_epoch, epochs)
-    if start_epoch < epochs:
-        try:
-            history = gan.fit(
-                train_dataset,
-                epochs=epochs,
-                initial_epoch=start_epoch,
-                steps_per_epoch=steps_per_epoch,
-                validation_data=test_dataset,
-                shuffle=False,  # the dataset already follows the original's order
-                verbose=0,  # the original's line and EpochProgress instead of Keras's two lines an epoch
-                callbacks=[
-                    NonFiniteGuard(manager, steps_per_epoch),  # first: a NaN batch stops before anything is saved
-                    EpochLearningRate(learning_rate_schedule,
-                                      [gan.discriminator_optimizer, gan.generator_optimizer]),
-                    EpochCheckpoint(manager, epoch_variable),  # refuses to save non-finite values
-                    HistoryLog(run.history_path),
-                    keras.callbacks.TensorBoard(run.log_dir, write_graph=False),
-                    SampleGrid(lambda: gan.sample(batch_size, seed=SAMPLE_SEED), make_grid, run.samples_dir,
-                               run.log_dir, value_range),
-                    progress,
-                    # last: once an epoch's line is printed, everything of that epoch is saved
-                    OriginalEpochLog(times_path=run.times_path),
-                ],
-            )
-        except KeyboardInterrupt:
-            raise TrainingInterrupted(_interrupted_message(manager)) from None
-        finally:
-            progress.clear()
-        final = {name: history.history[f"val_{name}"][-1] for name in ("test_err", "test_err_raw")}
-    else:  # a finished run, resumed: measure its test error again
-        final = gan.evaluate(test_dataset, return_dict=True, verbose=0)
-    summary = {
-        "flags": run.flags,
-        "epochs_completed": int(epoch_variable.numpy()) if manager.latest_checkpoint else 0,
-        "test_examples": test_count,
-        "test_err": float(final["test_err"]),
-        "test_errors": int(round(float(final["test_err"]) * test_count)),
-        "test_err_raw": float(final["test_err_raw"]),
-        "test_errors_raw": int(round(float(final["test_err_raw"]) * test_count)),
-        "checkpoint": manager.latest_checkpoint,
-        "history": run.history_path,
-        "environment": environment_info,  # what computed it: runs differ across CPUs and versions
-    }
-    run.write_summary(summary)
-    done = summary["epochs_completed"]
-    print(f"Done: {done} epoch{'' if done == 1 else 's'}, test err = {summary['test_err']:.4f} "
-          f"({summary['test_errors']} of {test_count}). Results in {run.path}: summary.json, history.csv, "
-          f"samples/, checkpoints/ (the same command resumes), logs/ (tensorboard --logdir {run.log_dir}).")
-    return summary
+    with _write_failures(manager):  # a full disk: one line, the run resumable
+        start_epoch = int(epoch_variable.numpy()) if restored else 0
+        run.trim_logs(start_epoch)
+        if not run.started:  # flags.json and data.json once the checkpoints and the logs are known to be usable
+            run.start()
+        if start_epoch == 0:
+            gan.initialize(x_init, batch_size)
+        elif start_epoch < epochs:
+            print(f"Resuming {run.path} after epoch {start_epoch - 1} (checkpoint {restored})")
+        else:
+            trained = "1 epoch (epoch 0" if start_epoch == 1 else f"{start_epoch} epochs (epochs 0-{start_epoch - 1}"
+            print(f"The run in {run.path} is done: it has trained {trained}, checkpoint {restored}) and "
+                  f"--epochs={epochs} asks for no more; measuring its test error again. A larger --epochs continues "
+                  f"it.")
+        train_dataset, steps_per_epoch = semi_supervised_dataset(
+            x_lab, y_lab, x_unl, batch_size, epoch_order, start_epoch=start_epoch
+        )
+        test_dataset, test_count = evaluation_dataset(x_test, y_test, batch_size, tail=evaluation_tail)
+        environment_info = environment.describe()
+        write_environment(run.log_dir, environment_info, start_epoch)
+        progress = EpochProgress(steps_per_epoch, epochs)
+        if start_epoch < epochs:
+            try:
+                history = gan.fit(
+                    train_dataset,
+                    epochs=epochs,
+                    initial_epoch=start_epoch,
+                    steps_per_epoch=steps_per_epoch,
+                    validation_data=test_dataset,
+                    shuffle=False,  # the dataset already follows the original's order
+                    verbose=0,  # the original's line and EpochProgress instead of Keras's two lines an epoch
+                    callbacks=[
+                        # first: a NaN batch stops before anything is saved
+                        NonFiniteGuard(manager, steps_per_epoch),
+                        EpochLearningRate(learning_rate_schedule,
+                                          [gan.discriminator_optimizer, gan.generator_optimizer]),
+                        # the epoch's history row before its checkpoint: a row cut short by a kill is of an epoch
+                        # not saved, which the resumed run drops and trains again
+                        HistoryLog(run.history_path),
+                        EpochCheckpoint(manager, epoch_variable),  # refuses to save non-finite values
+                        keras.callbacks.TensorBoard(run.log_dir, write_graph=False),
+                        SampleGrid(lambda: gan.sample(batch_size, seed=SAMPLE_SEED), make_grid, run.samples_dir,
+                                   run.log_dir, value_range),
+                        progress,
+                        # last: once an epoch's line is printed, everything of that epoch is saved
+                        OriginalEpochLog(times_path=run.times_path),
+                    ],
+                )
+            except KeyboardInterrupt:
+                raise TrainingInterrupted(_interrupted_message(manager)) from None
+            finally:
+                progress.clear()
+            final = {name: history.history[f"val_{name}"][-1] for name in ("test_err", "test_err_raw")}
+        else:  # a finished run, resumed: measure its test error again
+            final = gan.evaluate(test_dataset, return_dict=True, verbose=0)
+        summary = {
+            "flags": run.flags,
+            "epochs_completed": int(epoch_variable.numpy()) if manager.latest_checkpoint else 0,
+            "test_examples": test_count,
+            "test_err": float(final["test_err"]),
+            "test_errors": int(round(float(final["test_err"]) * test_count)),
+            "test_err_raw": float(final["test_err_raw"]),
+            "test_errors_raw": int(round(float(final["test_err_raw"]) * test_count)),
+            "checkpoint": manager.latest_checkpoint,
+            "history": run.history_path,
+            "environment": environment_info,  # what computed it: runs differ across CPUs and versions
+        }
+        run.write_summary(summary)
+        done = summary["epochs_completed"]
+        print(f"Done: {done} epoch{'' if done == 1 else 's'}, test err = {summary['test_err']:.4f} "
+              f"({summary['test_errors']} of {test_count}). Results in {run.path}: summary.json, history.csv, "
+              f"samples/, checkpoints/ (the same command resumes), logs/ (tensorboard --logdir {run.log_dir}).")
+        return summary
+
+
+#: What TensorFlow's messages say when a file cannot be written (it raises ``ResourceExhaustedError`` and others).
+_WRITE_FAILURES = ("No space left on device", "Disk quota exceeded", "Read-only file system", "Permission denied",
+                   "Input/output error")
+
+
+@contextlib.contextmanager
+def _write_failures(manager):
+    """Turn a failed write of a run's file (``OSError``; TensorFlow's error for a checkpoint that cannot be written)
+    into :class:`RunWriteError`: one line naming the file, what is saved, and what to do."""
+    try:
+        yield
+    except (OSError, tf.errors.OpError) as error:
+        if isinstance(error, OSError):
+            reason, where = error.strerror or str(error), error.filename
+        else:
+            reason = next((text for text in _WRITE_FAILURES if text in error.message), None)
+            if reason is None:
+                raise
+            match = re.search(r"(\S+); " + re.escape(reason), error.message)
+            where = match.group(1) if match else None
+        raise RunWriteError(f"cannot write {where or 'a file of the run'} ({reason}); "
+                            f"{_checkpoint_saved(manager)}: free some space (or mend the cause) and run the same "
+                            f"command again to resume.") from None
+
+
+def _checkpoint_saved(manager):
+    latest = manager.latest_checkpoint
+    return f"the checkpoints up to {latest} are intact" if latest else "no checkpoint was written yet"
 
 
 def write_environment(log_dir, info, step):

@@ -27,7 +27,7 @@ def test_mnist_minibatch_discrimination_model():
     assert plain.generator_loss == "feature_matching" and plain.generator_steps == 1
 
 
-def test_the_flags_a_resumed_run_may_change_are_flags_and_the_readme_lists_them():
+def test_the_flags_a_resumed_run_may_change_are_flags_and_the_docs_list_them():
     import os
     import re
 
@@ -38,8 +38,8 @@ def test_the_flags_a_resumed_run_may_change_are_flags_and_the_readme_lists_them(
     names = {spec.name for e in experiments.EXPERIMENTS.values() for spec in e.flags}
     assert training.RESUMABLE_FLAG_CHANGES <= names, training.RESUMABLE_FLAG_CHANGES - names
     assert report.NOT_COMPARED <= names, report.NOT_COMPARED - names
-    readme = " ".join(open(os.path.join(ROOT, "README.md"), encoding="utf-8").read().split())
-    listed = re.search(r"Only (.*?) may change", readme).group(1)
+    page = " ".join(open(os.path.join(ROOT, "docs", "troubleshooting.md"), encoding="utf-8").read().split())
+    listed = re.search(r"Only (.*?) may change", page).group(1)
     assert set(re.findall(r"`--(\w+)`", listed)) == training.RESUMABLE_FLAG_CHANGES
 
 

@@ -14,7 +14,7 @@ PACKAGE = os.path.join(ROOT, "improved_gan_tf2")
 #: ``experiments``, ...) or of a lower level, never of a higher one.
 LEVELS = [
     {"init", "startup", "errors", "environment", "data.errors", "plotting"},
-    {"layers", "losses", "optimizers", "data"},
+    {"layers", "losses", "optimizers", "data", "run_files"},
     {"networks"},
     {"models", "port"},
     {"training"},

@@ -371,7 +371,7 @@ def test_damaged_or_missing_run_files_give_one_line(tmp_path, reference):
     with open(os.path.join(out_dir, "history.csv"), "a") as stream:  # what two runs writing at once left
         stream.write("epoch,loss_gen,loss_lab\n1,2.0,0.5\n")
     line = one_line_error(run_script(FEATURE_MATCHING, *SAMPLE, "--epochs=2", f"--out_dir={out_dir}"))
-    assert "history.csv is damaged: line 4" in line and "move it aside" in line
+    assert "history.csv is damaged (line 4" in line and "move it aside" in line
     flags = dict(json.load(open(os.path.join(out_dir, "flags.json"))))
     with open(os.path.join(out_dir, "flags.json"), "w") as stream:
         stream.write('{"seed": 1, "count"')

@@ -221,7 +221,7 @@ def _run_semi_supervised(experiment, flags):
     run_directory = training.RunDirectory(flags["out_dir"], run_flags(experiment, flags))
     try:
         data = prepare_data(experiment, flags)
-        run_directory.start(data.fingerprint())
+        run_directory.check_data(data.fingerprint())  # recorded by fit_semi_supervised, once the run resumes
         for name, array in data.run_files.items():
             np.save(os.path.join(run_directory.path, name), array)
         gan = build_model(experiment, flags)

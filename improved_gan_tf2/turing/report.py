@@ -13,7 +13,7 @@ import json
 import math
 import os
 
-from improved_gan_tf2.turing.store import connect
+from improved_gan_tf2.turing.store import DAMAGED_FIX, check_integrity, connect
 from improved_gan_tf2.turing.study import TuringError
 
 Z95 = 1.959963984540054  # the 97.5 % quantile of the standard normal
@@ -77,13 +77,16 @@ def read_database(path):
     """(conditions: [(name, config dict)] in creation order, votes: [dict]) of a votes database."""
     db = connect(path, must_exist=True)
     try:
+        check_integrity(db, path)
         conditions = [(r["name"], json.loads(r["config"]))
                       for r in db.execute("SELECT name, config FROM conditions ORDER BY created_at, name")]
         votes = [dict(r) for r in db.execute(
             "SELECT id, condition, annotator, position, image_id, truth, answer, correct, server_ms, client_ms, "
             "feedback, answered_at FROM votes ORDER BY condition, annotator, position")]
+    except TuringError:
+        raise
     except Exception as e:  # sqlite3.DatabaseError: not a votes database
-        raise TuringError("%s: not a votes database (%s)" % (path, e))
+        raise TuringError("%s: not a votes database (%s); %s" % (path, e, DAMAGED_FIX % path))
     finally:
         db.close()
     return conditions, votes

@@ -89,10 +89,17 @@ class VoteRejected(Exception):
         self.status = status
 
 
+#: What to do about a votes database that cannot be used.
+DAMAGED_FIX = ("restore it from a copy (what is readable can be saved with: sqlite3 %s .recover | sqlite3 "
+               "recovered.sqlite), or give another --db")
+
+
 def connect(path, must_exist=False):
     """A connection in autocommit mode (transactions are explicit), WAL journal, foreign keys on."""
+    if os.path.isdir(path):
+        raise TuringError("%s is a directory, not a votes database; give the database file with --db" % path)
     if must_exist and not os.path.isfile(path):
-        raise TuringError("%s: no such database" % path)
+        raise TuringError("%s: no such database; give the --db that serve wrote" % path)
     try:
         db = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
         db.row_factory = sqlite3.Row
@@ -104,7 +111,20 @@ def connect(path, must_exist=False):
                 raise TuringError("%s: SQLite could not switch to WAL mode (journal mode %s)" % (path, mode))
         return db
     except sqlite3.DatabaseError as e:
-        raise TuringError("%s: cannot open the votes database (%s)" % (path, e))
+        raise TuringError("%s: cannot open the votes database (%s); %s" % (path, e, DAMAGED_FIX % path))
+
+
+def check_integrity(db, path):
+    """Refuse a damaged votes database before anything reads or writes it (SQLite's ``integrity_check``: the
+    pages, the indexes against their tables, the NOT NULL and CHECK constraints). A byte changed inside a value
+    that breaks none of these goes unnoticed: SQLite keeps no checksums."""
+    try:
+        problems = [row[0] for row in db.execute("PRAGMA integrity_check")]
+    except sqlite3.DatabaseError as e:
+        problems = [str(e)]
+    if problems != ["ok"]:
+        raise TuringError("%s: the votes database is damaged (%s); %s"
+                          % (path, "; ".join(problems[:2])[:200], DAMAGED_FIX % path))
 
 
 class Store:
@@ -114,6 +134,7 @@ class Store:
         self.path = path
         self._local = threading.local()
         db = self.conn()
+        check_integrity(db, path)
         try:
             db.executescript(SCHEMA)
             version = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
@@ -125,7 +146,7 @@ class Store:
             db.execute("INSERT OR IGNORE INTO meta VALUES ('cookie_key', ?)", (secrets.token_hex(32),))
             self._cookie_key = db.execute("SELECT value FROM meta WHERE key = 'cookie_key'").fetchone()[0].encode()
         except sqlite3.DatabaseError as e:
-            raise TuringError("%s: not a votes database (%s)" % (path, e))
+            raise TuringError("%s: not a votes database (%s); %s" % (path, e, DAMAGED_FIX % path))
 
     def close(self):
         """Close this thread's connection (the others close with their threads)."""
@@ -171,9 +192,13 @@ class Store:
                 old = json.loads(row["config"])
                 changed = sorted(k for k in set(old) | set(config) if old.get(k) != config.get(k))
                 if changed:
+                    files = ["%s is not the file its votes were cast on" % getattr(cond, kind).path
+                             for kind in ("generated", "real") if kind + "_sha256" in changed]
                     raise TuringError(
-                        "%s already holds condition '%s' with other settings (%s differ): its votes would be mixed; "
-                        "use another --db or rename the condition" % (self.path, cond.name, ", ".join(changed)))
+                        "%s already holds condition '%s' with other settings (%s differ)%s: its votes would be "
+                        "mixed; %suse another --db or rename the condition"
+                        % (self.path, cond.name, ", ".join(changed), " (%s)" % ", ".join(files) if files else "",
+                           "put back the files the votes were cast on, or " if files else ""))
                 if row["generated_pool"] is not None:
                     cached[cond.name] = json.loads(row["generated_pool"])
         return cached

@@ -124,9 +124,9 @@ def _sha256(path):
 def load_image_set(path, key, what):
     """The uint8 NHWC images of a ``.npz`` (or ``.npy``) file; ``what`` prefixes every error message."""
     if not os.path.exists(path):
-        raise StudyError("%s: %s: no such file" % (what, path))
+        raise StudyError("%s: %s: no such file; give an existing .npz file of uint8 images" % (what, path))
     if os.path.isdir(path):
-        raise StudyError("%s: %s is a directory; expected a .npz file of uint8 images" % (what, path))
+        raise StudyError("%s: %s is a directory; give a .npz file of uint8 images" % (what, path))
     lower = path.lower()
     if not lower.endswith((".npz", ".npy")):
         raise StudyError("%s: %s: expected a .npz (or .npy) file of uint8 images" % (what, path))
@@ -141,7 +141,8 @@ def load_image_set(path, key, what):
         raise StudyError("%s: %s holds %s arrays (%s): choose one with %s_key"
                          % (what, path, len(e.keys) or "no", ", ".join(e.keys), what.split()[-1]))
     except UnreadableArrayError as e:
-        raise StudyError("%s: %s: cannot read the array: it %s" % (what, path, e.reason))
+        raise StudyError("%s: %s: cannot read the array: it %s; restore the file from a copy or write it again"
+                         % (what, path, e.reason))
     if key is None:  # a .npy file
         key = ""
     if array.dtype != np.uint8:
@@ -174,15 +175,20 @@ def _check_type(value, types, where, description):
 
 def load_study(path):
     """Read and check ``path``; the generated pools of top_percent conditions are left for :func:`select_top`."""
+    if os.path.isdir(path):
+        raise StudyError("%s is a directory, not a study file; give the study file (make-study writes one)" % path)
     if not os.path.isfile(path):
-        raise StudyError("%s: no such study file" % path)
+        raise StudyError("%s: no such study file; give an existing one (make-study writes one)" % path)
+    fix = "correct it, or write it again with make-study"
     try:
         with open(path, "rb") as f:
-            data = tomllib.load(f)
+            data = tomllib.loads(f.read().decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise StudyError("%s: not UTF-8 text (byte %d); %s" % (path, e.start, fix))
     except tomllib.TOMLDecodeError as e:
-        raise StudyError("%s: invalid TOML: %s" % (path, e))
+        raise StudyError("%s: invalid TOML: %s; %s" % (path, e, fix))
     except OSError as e:
-        raise StudyError("%s: cannot read the study file (%s)" % (path, e))
+        raise StudyError("%s: cannot read the study file (%s); make it readable" % (path, e))
     base = os.path.dirname(os.path.abspath(path))
     unknown = sorted(set(data) - TOP_KEYS)
     if unknown:
