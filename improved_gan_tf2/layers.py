@@ -246,6 +246,33 @@ def _weight_arguments_config(layer):
     return config
 
 
+def _normalizing_factors(kernel, scale, epsilon, norm_axes):
+    """``scale / sqrt(epsilon + sum(kernel**2, norm_axes))``, with the gradient TensorFlow's autodiff computes, in
+    fewer passes over the kernel: autodiff broadcasts the sum's gradient to the kernel's shape, doubles the kernel
+    and multiplies the two (three kernel-sized arrays written); here the kernel times twice the sum's gradient is one
+    (the same products: doubling is exact). Weight-normalized layers call this once per pass."""
+    axes = [a % len(kernel.shape) for a in np.atleast_1d(norm_axes)]
+    unit_shape = [1 if axis in axes else size for axis, size in enumerate(kernel.shape)]
+
+    def factors(sum_sq, scale):
+        return scale / tf.sqrt(epsilon + sum_sq)
+
+    @tf.custom_gradient
+    def normalize(kernel, scale):
+        sum_sq = tf.reduce_sum(tf.square(kernel), axis=norm_axes)
+
+        def gradient(d_factors):
+            with tf.GradientTape() as tape:  # the per-unit part, as autodiff differentiates it
+                tape.watch([sum_sq, scale])
+                result = factors(sum_sq, scale)
+            d_sum_sq, d_scale = tape.gradient(result, [sum_sq, scale], output_gradients=d_factors)
+            return kernel * tf.reshape(2.0 * d_sum_sq, unit_shape), d_scale
+
+        return factors(sum_sq, scale), gradient
+
+    return normalize(kernel, scale)
+
+
 class _WeightNormBase(keras.layers.Layer):
     """Shared weight-norm arithmetic (Salimans & Kingma 2016; ``nn.WeightNormLayer``).
 
@@ -307,9 +334,9 @@ class _WeightNormBase(keras.layers.Layer):
         """Per output unit, ``scale / sqrt(epsilon + sum(kernel**2))``: the factor that normalizes the kernel (in
         the kernel's compute dtype; the sum and the root in float32 under mixed precision)."""
         kernel = tf.convert_to_tensor(self.kernel)
-        wide = _float32_if_16bit(kernel)
-        norm = tf.sqrt(self.epsilon + tf.reduce_sum(tf.square(wide), axis=self._kernel_norm_axes))
-        return tf.cast(tf.convert_to_tensor(self.scale) / norm, kernel.dtype)
+        scales = _normalizing_factors(_float32_if_16bit(kernel), tf.convert_to_tensor(self.scale), self.epsilon,
+                                      self._kernel_norm_axes)
+        return tf.cast(scales, kernel.dtype)
 
     def normalized_kernel(self):
         """The effective weights ``kernel * scale / sqrt(epsilon + sum(kernel**2))``."""
