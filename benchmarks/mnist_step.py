@@ -47,15 +47,20 @@ from improved_gan_tf2.optimizers import OriginalAdam  # noqa: E402
 
 from common import Interleaved, environment_lines  # noqa: E402
 
-flags.DEFINE_integer("steps", 30, "Timed train steps per configuration and round (after warm-up steps).")
-flags.DEFINE_integer("batch_size", 100, "Batch size (the original's 100).")
-flags.DEFINE_integer("matmul_size", 2048, "Size n of the n x n x n matmul that measures the machine's rate.")
-flags.DEFINE_integer("rounds", 3, "Timing rounds; each configuration reports its best round, and the matmul rate "
-                                  "is the best measured between rounds (the machine is shared and noisy).")
-flags.DEFINE_integer("ratio_rounds", 15, "Alternating rounds of the default step and its products alone for the "
-                                         "overhead ratio.")
-flags.DEFINE_boolean("jit", True, "Also time the step compiled whole by XLA (slow on CPUs: --nojit skips it).")
 FLAGS = flags.FLAGS
+
+
+def define_flags():
+    """The command line's flags (defined only when the script runs, so that other benchmarks can import its
+    functions)."""
+    flags.DEFINE_integer("steps", 30, "Timed train steps per configuration and round (after warm-up steps).")
+    flags.DEFINE_integer("batch_size", 100, "Batch size (the original's 100).")
+    flags.DEFINE_integer("matmul_size", 2048, "Size n of the n x n x n matmul that measures the machine's rate.")
+    flags.DEFINE_integer("rounds", 3, "Timing rounds; each configuration reports its best round, and the matmul rate "
+                                      "is the best measured between rounds (the machine is shared and noisy).")
+    flags.DEFINE_integer("ratio_rounds", 15, "Alternating rounds of the default step and its products alone for the "
+                                             "overhead ratio.")
+    flags.DEFINE_boolean("jit", True, "Also time the step compiled whole by XLA (slow on CPUs: --nojit skips it).")
 
 
 def kernel_shapes(model):
@@ -212,4 +217,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)
