@@ -11,6 +11,8 @@ shared machine's load falls on all alike. A variant is not a training setup: it 
     autodiff_norm           the norm's gradient as TensorFlow's autodiff makes it (the version before 48603c0..
                             issue #26's: broadcast, doubled kernel and product, three kernel-sized arrays)
     per_parameter_updates   OriginalAdam and the parameter average as one XLA computation per parameter (before)
+    norm_per_pass           the discriminator's weight norms computed in every pass of the generator update,
+                            not held once for all of them (before; ``layers.held_weight_norms``)
 
 ``+`` joins parts (``no_noise+sgd``). Prints, per variant, the median milliseconds per step in wall and in CPU
 time (the process's, all threads) with their range over the rounds, and the median ratio to the products alone
@@ -30,9 +32,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from absl import app, flags  # noqa: E402
 
-PARTS = ("no_noise", "sgd", "no_average", "no_norm", "autodiff_norm", "per_parameter_updates")
+PARTS = ("no_noise", "sgd", "no_average", "no_norm", "autodiff_norm", "per_parameter_updates", "norm_per_pass")
 VARIANTS = ("full", "no_noise", "sgd+no_average", "no_norm", "no_noise+sgd+no_average",
-            "no_noise+sgd+no_average+no_norm", "autodiff_norm+per_parameter_updates")
+            "no_noise+sgd+no_average+no_norm", "norm_per_pass", "autodiff_norm+per_parameter_updates+norm_per_pass")
 
 flags.DEFINE_list("variants", list(VARIANTS), "Variants to time, comma-separated; '+' joins parts (parts: "
                                               + ", ".join(PARTS) + "; or full).")
@@ -47,8 +49,10 @@ def switched(parts):
     import tensorflow as tf
 
     from improved_gan_tf2 import layers, optimizers
+    from improved_gan_tf2.models import semi_supervised
 
-    saved = [(layers.GaussianNoise, "call"), (optimizers.ParameterAverage, "update"), (layers, "_normalizing_factors")]
+    saved = [(layers.GaussianNoise, "call"), (optimizers.ParameterAverage, "update"), (layers, "_normalizing_factors"),
+             (semi_supervised, "held_weight_norms")]
     saved = [(owner, name, owner.__dict__[name]) for owner, name in saved]
     adam_step = optimizers.OriginalAdam.__dict__["_backend_update_step"]
     if "no_noise" in parts:
@@ -63,6 +67,8 @@ def switched(parts):
         optimizers.ParameterAverage.update = update
     if "per_parameter_updates" in parts:
         del optimizers.OriginalAdam._backend_update_step  # Keras's: update_step per variable
+    if "norm_per_pass" in parts:
+        semi_supervised.held_weight_norms = lambda model: contextlib.nullcontext()
     if "no_norm" in parts:
         layers._normalizing_factors = lambda kernel, scale, epsilon, axes: scale
     elif "autodiff_norm" in parts:

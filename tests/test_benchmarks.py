@@ -29,9 +29,9 @@ def test_mnist_step_prints_the_overhead_ratio():
 
 
 def test_mnist_step_breakdown_prints_every_variant():
-    last, out = _last_line("mnist_step_breakdown.py", "--variants=full,autodiff_norm+per_parameter_updates,no_norm",
+    last, out = _last_line("mnist_step_breakdown.py", "--variants=full,autodiff_norm+per_parameter_updates+norm_per_pass,no_norm",
                            "--steps=1", "--rounds=2")
-    for variant in ("full", "autodiff_norm+per_parameter_updates", "no_norm", "products alone"):
+    for variant in ("full", "autodiff_norm+per_parameter_updates+norm_per_pass", "no_norm", "products alone"):
         assert f"| {variant} |" in out
     assert re.fullmatch(rf"full_over_products={NUMBER}", last)
 
@@ -46,3 +46,10 @@ def test_step_profile_names_the_largest_other_ops(model):
 def test_cifar_step_prints_its_rate():
     last, _ = _last_line("cifar_step.py", "--width_scale=0.0625", "--steps=1", "--repeats=1", "--matmul_size=256")
     assert re.fullmatch(rf"steps_per_sec={NUMBER} achieved_over_matmul={NUMBER}", last)
+
+
+def test_gaussian_noise_times_every_sampler():
+    last, out = _last_line("gaussian_noise.py", "--rounds=1", "--repeats=1")
+    for sampler in ("improved_gan_tf2.layers.GaussianNoise", "Box-Muller, one draw", "uniform, one draw"):
+        assert re.search(rf"^\| {re.escape(sampler)} \| {NUMBER} \| {NUMBER} \| {NUMBER} \|$", out, re.M), out
+    assert last.startswith("| uniform, one draw |")

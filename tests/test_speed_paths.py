@@ -104,3 +104,53 @@ def test_parameter_average_in_one_computation_is_the_per_parameter_update(rng):
     for got, same, want in zip(average.values(), separate, expected):
         np.testing.assert_array_equal(got.numpy(), same.numpy())
         np.testing.assert_allclose(got.numpy(), want, rtol=1e-6)
+
+
+def _mnist_gan(generator_loss):
+    import keras
+
+    from improved_gan_tf2.models.semi_supervised import SemiSupervisedGAN
+    from improved_gan_tf2.networks.mnist import mnist_discriminator, mnist_generator
+
+    keras.utils.set_random_seed(3)
+    minibatch = generator_loss == "minibatch"
+    gan = SemiSupervisedGAN(mnist_generator(), mnist_discriminator(hidden_units=(40, 30, 20), minibatch_kernels=
+                                                                   4 if minibatch else 0),
+                            generator_loss=generator_loss, generator_steps=2 if minibatch else 1, seed=5)
+    gan.compile(discriminator_optimizer=optimizers.OriginalAdam(0.003),
+                generator_optimizer=optimizers.OriginalAdam(0.003))
+    return gan
+
+
+@pytest.mark.parametrize("generator_loss", ["feature_matching", "minibatch"])
+@pytest.mark.parametrize("compiled", [True, False])
+def test_held_discriminator_norms_leave_the_step_unchanged(rng, monkeypatch, generator_loss, compiled):
+    """``SemiSupervisedGAN.train_step`` holds the discriminator's weight norms through the generator updates
+    (``layers.held_weight_norms``): every parameter after two steps, and every logged loss, bit for bit as
+    when each pass computes its own; and the generator updates compute each discriminator norm once."""
+    import contextlib
+
+    from improved_gan_tf2.models import semi_supervised
+
+    data = tuple(tf.constant(a) for a in (rng.rand(8, 784).astype(np.float32), np.arange(8) % 10,
+                                          rng.rand(8, 784).astype(np.float32), rng.rand(8, 784).astype(np.float32)))
+    computed = []
+    compute = L._WeightNormBase._kernel_scales
+    monkeypatch.setattr(L._WeightNormBase, "_kernel_scales", lambda self: computed.append(self.name) or compute(self))
+    results, counts = [], []
+    for hold in (True, False):
+        if not hold:
+            monkeypatch.setattr(semi_supervised, "held_weight_norms", lambda model: contextlib.nullcontext())
+        gan = _mnist_gan(generator_loss)
+        gan.initialize(data[0], 8)
+        step = tf.function(gan.train_step) if compiled else gan.train_step
+        del computed[:]
+        logs = [step(data) for _ in range(2)]
+        counts.append(len(computed))
+        results.append([v.numpy() for v in gan.variables] + [float(log[k]) for log in logs for k in sorted(log)])
+    for held, fresh in zip(*results):
+        np.testing.assert_array_equal(held, fresh)
+    # each step: one norm per discriminator layer for all the generator updates, instead of one per pass (two
+    # passes of one update for feature matching, one pass of each of two updates for the minibatch loss)
+    normalized = sum(isinstance(layer, L._WeightNormBase) for layer in gan.discriminator.layers)
+    assert counts[1] - counts[0] == (1 if compiled else 2) * normalized, counts
