@@ -85,12 +85,14 @@ def switched(parts):
 def main(argv):
     del argv
     import keras
+    import tensorflow as tf
 
     from improved_gan_tf2 import optimizers
 
     from common import Interleaved, environment_lines
     from mnist_step import make_matmuls_alone, make_step, step_matmuls
 
+    tf.get_logger().setLevel("ERROR")  # each variant is a model and a tf.function of its own: no retracing warning
     functions = {}
     for variant in FLAGS.variants:
         parts = [p for p in variant.split("+") if p != "full"]
