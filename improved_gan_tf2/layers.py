@@ -57,7 +57,6 @@ __all__ = [
     "BatchNormCross",
     "HalvedMinibatchDiscrimination",
     "box_muller_normal",
-    "held_weight_norms",
     "pairwise_l1",
     "INFERENCE_MODES",
 ]
