@@ -33,16 +33,47 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from common import device_name, forward_multiply_adds, matmul_gflops  # noqa: E402
+from common import device_name, environment_lines, forward_multiply_adds, matmul_gflops  # noqa: E402
 
-flags.DEFINE_integer("batch_size", 100, "batch size (the original's 100)")
-flags.DEFINE_integer("steps", 3, "timed steps after the warm-up step")
-flags.DEFINE_integer("repeats", 2, "timed runs of --steps steps; the best is kept")
-flags.DEFINE_boolean("jit_compile", False, "compile the train step with XLA")
-flags.DEFINE_boolean("mixed_precision", False, "Keras mixed_bfloat16 policy (bfloat16 compute, float32 variables)")
-flags.DEFINE_float("width_scale", 1.0, "multiplies every layer width (1: the original networks)")
-flags.DEFINE_integer("matmul_size", 2048, "side of the square matrices of the reference matmul")
 FLAGS = flags.FLAGS
+
+
+def define_flags():
+    """The command line's flags (defined only when the script runs, so that other benchmarks can import its
+    functions)."""
+    flags.DEFINE_integer("batch_size", 100, "batch size (the original's 100)")
+    flags.DEFINE_integer("steps", 3, "timed steps after the warm-up step")
+    flags.DEFINE_integer("repeats", 2, "timed runs of --steps steps; the best is kept")
+    flags.DEFINE_boolean("jit_compile", False, "compile the train step with XLA")
+    flags.DEFINE_boolean("mixed_precision", False, "Keras mixed_bfloat16 policy (bfloat16 compute, float32 variables)")
+    flags.DEFINE_float("width_scale", 1.0, "multiplies every layer width (1: the original networks)")
+    flags.DEFINE_integer("matmul_size", 2048, "side of the square matrices of the reference matmul")
+
+
+def make_step(batch_size, width_scale=1.0, jit_compile=False):
+    """The train step of ``train_cifar_feature_matching`` on fixed random data (after the data-dependent init),
+    as ``fit`` runs it (one ``tf.function``), not yet traced; returns ``(run, gan, step, data)`` where
+    ``run(steps)`` runs ``steps`` steps and waits for the last."""
+    import tensorflow as tf
+
+    from improved_gan_tf2 import experiments
+
+    experiment = experiments.get_experiment("train_cifar_feature_matching")
+    gan = experiments.build_model(experiment, dict(experiment.default_flags(), width_scale=width_scale,
+                                                   batch_size=batch_size, seed=1))
+    rng = np.random.RandomState(0)
+    images = lambda n: tf.constant(rng.uniform(-1, 1, (n, 32, 32, 3)).astype(np.float32))  # noqa: E731
+    gan.initialize(images(min(500, 5 * batch_size)), batch_size)
+    data = (images(batch_size), tf.constant(rng.randint(0, 10, batch_size).astype(np.int32)), images(batch_size),
+            images(batch_size))
+    step = tf.function(gan.train_step, jit_compile=jit_compile)
+
+    def run(steps):
+        for _ in range(steps):
+            logs = step(data)
+        float(logs["loss_lab"])
+
+    return run, gan, step, data
 
 
 def main(argv):
@@ -52,20 +83,14 @@ def main(argv):
 
     if FLAGS.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    from improved_gan_tf2 import experiments
 
+    for line in environment_lines():
+        print(line)
     print("device: %s" % device_name(tf))
     print("batch_size=%d jit_compile=%s mixed_precision=%s width_scale=%g"
           % (FLAGS.batch_size, FLAGS.jit_compile, FLAGS.mixed_precision, FLAGS.width_scale))
     b = FLAGS.batch_size
-    experiment = experiments.get_experiment("train_cifar_feature_matching")
-    gan = experiments.build_model(experiment, dict(experiment.default_flags(), width_scale=FLAGS.width_scale,
-                                                   batch_size=b, seed=1))
-    rng = np.random.RandomState(0)
-    images = lambda n: tf.constant(rng.uniform(-1, 1, (n, 32, 32, 3)).astype(np.float32))  # noqa: E731
-    gan.initialize(images(min(500, 5 * b)), b)
-    data = (images(b), tf.constant(rng.randint(0, 10, b).astype(np.int32)), images(b), images(b))
-    step = tf.function(gan.train_step, jit_compile=FLAGS.jit_compile)
+    _, gan, step, data = make_step(b, FLAGS.width_scale, FLAGS.jit_compile)
 
     g_macs, d_macs = forward_multiply_adds(gan.generator), forward_multiply_adds(gan.discriminator)
     gflop_per_step = 2 * b * (4 * g_macs + 12 * d_macs) / 1e9
@@ -98,4 +123,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

@@ -68,3 +68,53 @@ def forward_multiply_adds(model):
         elif isinstance(layer, (layers.MinibatchDiscrimination, layers.HalvedMinibatchDiscrimination)):
             total += layer.input.shape[-1] * layer.num_kernels * layer.dim_per_kernel
     return int(total)
+
+
+def environment_lines():
+    """Two lines naming what measured: the CPU model and its SIMD features, and the versions
+    (``improved_gan_tf2.environment.describe()``)."""
+    from improved_gan_tf2.environment import describe
+
+    info = describe()
+    return [f"cpu: {info['cpu']} ({info['cpu_count']} cores; {', '.join(info['cpu_features'] or [])}); "
+            f"devices: {', '.join(info['devices'])}",
+            f"versions: Python {info['python']}, TensorFlow {info['tensorflow']}, Keras {info['keras']}, "
+            f"NumPy {info['numpy']}; {info['platform']}"]
+
+
+class Interleaved:
+    """Times several functions in alternation, round after round, so that a shared machine's load falls on all of
+    them alike; reports medians and spreads of wall and CPU (process) time per call, and of ratios to one of them
+    taken within each round. ``functions``: name -> ``run(calls)``, which makes ``calls`` calls and waits for
+    the last."""
+
+    def __init__(self, functions, calls):
+        self.functions = dict(functions)
+        self.calls = calls
+        self.wall = {name: [] for name in self.functions}
+        self.cpu = {name: [] for name in self.functions}
+
+    def rounds(self, count):
+        for _ in range(count):
+            for name, run in self.functions.items():
+                wall, cpu = time.perf_counter(), time.process_time()
+                run(self.calls)
+                self.wall[name].append(1000 * (time.perf_counter() - wall) / self.calls)
+                self.cpu[name].append(1000 * (time.process_time() - cpu) / self.calls)
+        return self
+
+    @staticmethod
+    def _summary(values):
+        import numpy as np
+
+        values = np.asarray(values)
+        return float(np.median(values)), float(values.min()), float(values.max())
+
+    def ms(self, name, clock="wall"):
+        """``(median, min, max)`` milliseconds per call."""
+        return self._summary((self.wall if clock == "wall" else self.cpu)[name])
+
+    def ratio(self, name, reference, clock="wall"):
+        """``(median, min, max)`` over rounds of ``name``'s time over ``reference``'s in the same round."""
+        times = self.wall if clock == "wall" else self.cpu
+        return self._summary([a / b for a, b in zip(times[name], times[reference])])

@@ -21,9 +21,16 @@ the feature layer (all but the logits layer), ``F_g`` and ``G_1`` the same for t
   and input gradients but the first layer's (``F_g - G_1``).
 
 The dense matmul rate is the best of a 2048-cube product alone and two of them side by side, so it uses both
-cores whatever the threading. ``--steps`` sets the timed steps per configuration (after warm-up steps)::
+cores whatever the threading. ``--steps`` sets the timed steps per configuration (after warm-up steps).
 
-    python benchmarks/mnist_step.py [--steps=30] [--batch_size=100] [--rounds=3]
+The overhead ratio: the default step and its products alone, timed in alternation (``--ratio_rounds`` rounds of
+``--steps`` calls each, so that a shared machine's load falls on both alike), the ratio taken within each round;
+printed as the median with its range, in wall time and in CPU time (the process's, all threads: on a loaded
+machine it moves less than wall time). 1 would mean nothing but the products. The last line::
+
+    steps_per_sec=<float> achieved_over_matmul=<float> overhead_ratio=<median wall-time step / products alone>
+
+    python benchmarks/mnist_step.py [--steps=30] [--batch_size=100] [--rounds=3] [--ratio_rounds=15] [--nojit]
 """
 import os
 import time
@@ -38,12 +45,22 @@ import tensorflow as tf  # noqa: E402
 from improved_gan_tf2 import experiments  # noqa: E402
 from improved_gan_tf2.optimizers import OriginalAdam  # noqa: E402
 
-flags.DEFINE_integer("steps", 30, "Timed train steps per configuration and round (after warm-up steps).")
-flags.DEFINE_integer("batch_size", 100, "Batch size (the original's 100).")
-flags.DEFINE_integer("matmul_size", 2048, "Size n of the n x n x n matmul that measures the machine's rate.")
-flags.DEFINE_integer("rounds", 3, "Timing rounds; each configuration reports its best round, and the matmul rate "
-                                  "is the best measured between rounds (the machine is shared and noisy).")
+from common import Interleaved, environment_lines  # noqa: E402
+
 FLAGS = flags.FLAGS
+
+
+def define_flags():
+    """The command line's flags (defined only when the script runs, so that other benchmarks can import its
+    functions)."""
+    flags.DEFINE_integer("steps", 30, "Timed train steps per configuration and round (after warm-up steps).")
+    flags.DEFINE_integer("batch_size", 100, "Batch size (the original's 100).")
+    flags.DEFINE_integer("matmul_size", 2048, "Size n of the n x n x n matmul that measures the machine's rate.")
+    flags.DEFINE_integer("rounds", 3, "Timing rounds; each configuration reports its best round, and the matmul rate "
+                                      "is the best measured between rounds (the machine is shared and noisy).")
+    flags.DEFINE_integer("ratio_rounds", 15, "Alternating rounds of the default step and its products alone for the "
+                                             "overhead ratio.")
+    flags.DEFINE_boolean("jit", True, "Also time the step compiled whole by XLA (slow on CPUs: --nojit skips it).")
 
 
 def kernel_shapes(model):
@@ -155,10 +172,12 @@ def main(argv):
     del argv
     batch = FLAGS.batch_size
     matmul = MatmulRate(FLAGS.matmul_size)
-    configurations = {(joint, jit): make_step(joint, jit, batch) for joint in (True, False) for jit in (False, True)}
+    configurations = {(joint, jit): make_step(joint, jit, batch)
+                      for joint in (True, False) for jit in ((False, True) if FLAGS.jit else (False,))}
     gan = configurations[True, False][1]
     gflop = analytic_gflop(gan.discriminator, gan.generator, batch)
-    alone = make_matmuls_alone(step_matmuls(gan.discriminator, gan.generator, batch))
+    products = step_matmuls(gan.discriminator, gan.generator, batch)
+    alone = make_matmuls_alone(products)
     rates = {key: 0.0 for key in configurations}
     alone_rate = 0.0
     for _ in range(FLAGS.rounds):
@@ -167,15 +186,17 @@ def main(argv):
             matmul.measure()
         alone_rate = max(alone_rate, alone(FLAGS.steps))
         matmul.measure()
+    step = configurations[True, False][0]
+    timing = Interleaved({"step": step, "alone": alone}, FLAGS.steps).rounds(FLAGS.ratio_rounds)
     rate = matmul.best
     f_d = sum(k * n for k, n in kernel_shapes(gan.discriminator))
     f_g = sum(k * n for k, n in kernel_shapes(gan.generator))
-    print(f"device: {tf.config.list_logical_devices()[0].name} ({os.cpu_count()} CPU cores visible); "
-          f"TensorFlow {tf.__version__}, Keras {keras.__version__}")
+    for line in environment_lines():
+        print(line)
     print(f"discriminator {f_d / 1e6:.3f} M multiply-adds/example, generator {f_g / 1e6:.3f} M; "
           f"analytic GFLOP per step at batch {batch}: {gflop:.3f}")
     print(f"dense matmul ({FLAGS.matmul_size}^3, float32): {rate:.1f} GFLOP/s")
-    print(f"the step's {len(step_matmuls(gan.discriminator, gan.generator, batch))} matrix products alone: "
+    print(f"the step's {len(products)} matrix products alone: "
           f"{1000 / alone_rate:.1f} ms, {alone_rate * gflop:.1f} GFLOP/s, {alone_rate * gflop / rate:.3f} of matmul "
           f"(the most the whole step can reach)")
     print("| discriminator passes | XLA | steps/s | ms/step | achieved GFLOP/s | achieved / matmul |")
@@ -184,9 +205,17 @@ def main(argv):
         print(f"| {'joint (1 pass)' if joint else 'separate (3 passes)'} | {'on' if jit else 'off'} | "
               f"{steps_per_sec:.2f} | {1000 / steps_per_sec:.1f} | {steps_per_sec * gflop:.1f} | "
               f"{steps_per_sec * gflop / rate:.3f} |")
+    print(f"overhead ratio, {FLAGS.ratio_rounds} alternating rounds of {FLAGS.steps} calls (median [min-max]):")
+    for clock in ("wall", "cpu"):
+        (s_med, s_min, s_max), (a_med, a_min, a_max) = timing.ms("step", clock), timing.ms("alone", clock)
+        r_med, r_min, r_max = timing.ratio("step", "alone", clock)
+        print(f"  {clock:4s} time: step {s_med:.1f} ms [{s_min:.1f}-{s_max:.1f}], products alone {a_med:.1f} ms "
+              f"[{a_min:.1f}-{a_max:.1f}], step / products alone {r_med:.2f} [{r_min:.2f}-{r_max:.2f}]")
     default = rates[True, False]
-    print(f"steps_per_sec={default:.3f} achieved_over_matmul={default * gflop / rate:.3f}")
+    print(f"steps_per_sec={default:.3f} achieved_over_matmul={default * gflop / rate:.3f} "
+          f"overhead_ratio={timing.ratio('step', 'alone')[0]:.3f}")
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

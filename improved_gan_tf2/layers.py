@@ -32,6 +32,9 @@ Theano's ``MRG_RandomStreams.normal``); the ImageNet code, written for TensorFlo
 Dropout: ``keras.layers.Dropout`` computes what Lasagne's ``DropoutLayer`` computes when called with
 ``training=True`` (``tests/test_layers.py`` checks both).
 """
+import contextlib
+import threading
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -246,6 +249,70 @@ def _weight_arguments_config(layer):
     return config
 
 
+def _normalizing_factors(kernel, scale, epsilon, norm_axes):
+    """``scale / sqrt(epsilon + sum(kernel**2, norm_axes))``, with the gradient TensorFlow's autodiff computes, in
+    fewer passes over the kernel: autodiff broadcasts the sum's gradient to the kernel's shape, doubles the kernel
+    and multiplies the two (three kernel-sized arrays written); here the kernel times twice the sum's gradient is one
+    (the same products: doubling is exact). Weight-normalized layers call this once per pass."""
+    axes = [a % len(kernel.shape) for a in np.atleast_1d(norm_axes)]
+    unit_shape = [1 if axis in axes else size for axis, size in enumerate(kernel.shape)]
+
+    def factors(sum_sq, scale):
+        return scale / tf.sqrt(epsilon + sum_sq)
+
+    @tf.custom_gradient
+    def normalize(kernel, scale):
+        sum_sq = tf.reduce_sum(tf.square(kernel), axis=norm_axes)
+
+        def gradient(d_factors):
+            with tf.GradientTape() as tape:  # the per-unit part, as autodiff differentiates it
+                tape.watch([sum_sq, scale])
+                result = factors(sum_sq, scale)
+            d_sum_sq, d_scale = tape.gradient(result, [sum_sq, scale], output_gradients=d_factors)
+            return kernel * tf.reshape(2.0 * d_sum_sq, unit_shape), d_scale
+
+        return factors(sum_sq, scale), gradient
+
+    return normalize(kernel, scale)
+
+
+_HELD = threading.local()
+
+
+@contextlib.contextmanager
+def held_weight_norms(model):
+    """Within the block, each weight-normalized layer of ``model`` computes its normalizing factors (``scale /
+    ||kernel||``) once and reuses them in every later pass, with no gradient through them: for passes in which
+    the layers' weights do not change and their gradients are not needed, such as the discriminator's passes in
+    the generator's update (``SemiSupervisedGAN.train_step``; ``docs/speed.md``). The values, and so every
+    output and every other gradient, are those of a fresh computation. Other layers, and other models' layers,
+    are left alone; blocks nest (the inner one holds its own factors).
+
+    >>> layer = WeightNormDense(3, data_init=False)
+    >>> model = keras.Sequential([keras.Input((4,)), layer])
+    >>> with held_weight_norms(model):
+    ...     layer.kernel_scales() is layer.kernel_scales()
+    True
+    """
+    ids = {id(layer) for layer in model._flatten_layers(include_self=True) if isinstance(layer, _WeightNormBase)}
+    stack = getattr(_HELD, "stack", None)
+    if stack is None:
+        stack = _HELD.stack = []
+    stack.append((ids, {}))
+    try:
+        yield
+    finally:
+        stack.pop()
+
+
+def _held_factors(layer):
+    """The factors (a dict) of the innermost :func:`held_weight_norms` block that holds ``layer``'s, or None."""
+    for ids, factors in reversed(getattr(_HELD, "stack", None) or []):
+        if id(layer) in ids:
+            return factors
+    return None
+
+
 class _WeightNormBase(keras.layers.Layer):
     """Shared weight-norm arithmetic (Salimans & Kingma 2016; ``nn.WeightNormLayer``).
 
@@ -305,11 +372,21 @@ class _WeightNormBase(keras.layers.Layer):
 
     def kernel_scales(self):
         """Per output unit, ``scale / sqrt(epsilon + sum(kernel**2))``: the factor that normalizes the kernel (in
-        the kernel's compute dtype; the sum and the root in float32 under mixed precision)."""
+        the kernel's compute dtype; the sum and the root in float32 under mixed precision). Inside
+        :func:`held_weight_norms` for this layer's model, computed once per block and graph, without gradient."""
+        held = None if in_init_pass() else _held_factors(self)
+        if held is None:
+            return self._kernel_scales()
+        key = (id(self), id(tf.compat.v1.get_default_graph()))  # a tensor of one tf.function graph stays in it
+        if key not in held:
+            held[key] = tf.stop_gradient(self._kernel_scales())
+        return held[key]
+
+    def _kernel_scales(self):
         kernel = tf.convert_to_tensor(self.kernel)
-        wide = _float32_if_16bit(kernel)
-        norm = tf.sqrt(self.epsilon + tf.reduce_sum(tf.square(wide), axis=self._kernel_norm_axes))
-        return tf.cast(tf.convert_to_tensor(self.scale) / norm, kernel.dtype)
+        scales = _normalizing_factors(_float32_if_16bit(kernel), tf.convert_to_tensor(self.scale), self.epsilon,
+                                      self._kernel_norm_axes)
+        return tf.cast(scales, kernel.dtype)
 
     def normalized_kernel(self):
         """The effective weights ``kernel * scale / sqrt(epsilon + sum(kernel**2))``."""

@@ -17,14 +17,13 @@ def _tf_variable(variable):
 
 
 def _fusable(*variables):
-    """Whether the element-wise updates may run as one XLA computation per variable: outside
+    """Whether the element-wise updates may run as XLA computations: outside
     ``tf.distribute`` strategies (whose variables stay on the per-op path) and on plain ``tf.Variable`` s."""
     return not tf.distribute.has_strategy() and all(isinstance(v, tf.Variable) for v in variables)
 
 
-@tf.function(jit_compile=True, autograph=False)
-def _original_adam_update(variable, momentum, velocity, gradient, learning_rate, t, beta_1, beta_2, epsilon):
-    """``nn.adam_updates`` for one parameter, compiled by XLA into a single pass over its elements."""
+def _original_adam_arithmetic(variable, momentum, velocity, gradient, learning_rate, t, beta_1, beta_2, epsilon):
+    """``nn.adam_updates`` for one parameter."""
     m = beta_1 * momentum + (1.0 - beta_1) * gradient
     v = beta_2 * velocity + (1.0 - beta_2) * tf.square(gradient)
     momentum.assign(m)
@@ -35,8 +34,24 @@ def _original_adam_update(variable, momentum, velocity, gradient, learning_rate,
 
 
 @tf.function(jit_compile=True, autograph=False)
-def _moving_average_update(average, value, rate):
-    average.assign_add(rate * (value - average))
+def _original_adam_update(variable, momentum, velocity, gradient, learning_rate, t, beta_1, beta_2, epsilon):
+    """:func:`_original_adam_arithmetic` compiled by XLA into a single pass over the parameter's elements."""
+    _original_adam_arithmetic(variable, momentum, velocity, gradient, learning_rate, t, beta_1, beta_2, epsilon)
+
+
+@tf.function(jit_compile=True, autograph=False)
+def _original_adam_updates(variables, momentums, velocities, gradients, learning_rate, t, beta_1, beta_2, epsilon):
+    """:func:`_original_adam_arithmetic` for all of a player's parameters in one XLA computation (one call
+    instead of one per parameter: on a CPU the calls and Keras's per-variable ops cost as much as the passes)."""
+    for variable, momentum, velocity, gradient in zip(variables, momentums, velocities, gradients):
+        _original_adam_arithmetic(variable, momentum, velocity, gradient, learning_rate, t, beta_1, beta_2, epsilon)
+
+
+@tf.function(jit_compile=True, autograph=False)
+def _moving_average_updates(averages, values, rate):
+    """``a += rate * (p - a)`` for every pair, one XLA computation."""
+    for average, value in zip(averages, values):
+        average.assign_add(rate * (value - average))
 
 
 @keras.saving.register_keras_serializable(package="improved_gan_tf2")
@@ -50,10 +65,10 @@ class OriginalAdam(keras.optimizers.Optimizer):
     ``compile``/``fit`` and with ``tf.distribute`` strategies (in a custom distributed loop, call
     ``optimizer.build(variables)`` inside the strategy's scope first, as for any Keras 3 optimizer).
 
-    With ``fused=True`` (the default) each parameter's update is one XLA computation, a single pass over its
-    elements instead of a dozen TensorFlow ops; on a CPU that halves the optimizer's time in the MNIST step
-    (``benchmarks/mnist_step.py``). The arithmetic is the same; under a ``tf.distribute`` strategy the update
-    runs as separate ops.
+    With ``fused=True`` (the default) the update of all parameters is one XLA computation, a single pass over
+    each parameter's elements instead of a dozen TensorFlow ops per parameter; on a CPU that more than halves the
+    optimizer's time in the MNIST step (``benchmarks/mnist_step.py``, ``docs/speed.md``). The arithmetic is the
+    same, bit for bit; under a ``tf.distribute`` strategy the update runs as separate ops.
     """
 
     def __init__(self, learning_rate=0.001, beta_1=0.5, beta_2=0.999, epsilon=1e-8, fused=True,
@@ -87,6 +102,26 @@ class OriginalAdam(keras.optimizers.Optimizer):
         m_hat = m / (1.0 - tf.pow(tf.constant(self.beta_1, dtype), t))
         v_hat = v / (1.0 - tf.pow(tf.constant(self.beta_2, dtype), t))
         self.assign_sub(variable, lr * m_hat / tf.sqrt(v_hat + self.epsilon))
+
+    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+        """Inside a ``tf.function`` (``fit``, a compiled train step), all parameters in one XLA computation when
+        they are fusable and of one float dtype: the same arithmetic as :meth:`update_step`, which Keras's
+        TensorFlow backend calls once per variable (and which eager calls keep, one XLA call per parameter)."""
+        variables = [_tf_variable(v) for v in trainable_variables]
+        dtypes = {v.dtype for v in variables}
+        if tf.executing_eagerly() or not (self.fused and variables and len(dtypes) == 1
+                                          and dtypes <= {tf.float32, tf.float64}):
+            return super()._backend_update_step(grads, trainable_variables, learning_rate)
+        indices = [self._get_variable_index(v) for v in trainable_variables]
+        momentums = [_tf_variable(self._momentums[i]) for i in indices]
+        velocities = [_tf_variable(self._velocities[i]) for i in indices]
+        if not _fusable(*variables, *momentums, *velocities):
+            return super()._backend_update_step(grads, trainable_variables, learning_rate)
+        dtype = variables[0].dtype
+        gradients = [tf.cast(tf.convert_to_tensor(g), dtype) for g in grads]
+        constants = [tf.constant(c, dtype) for c in (self.beta_1, self.beta_2, self.epsilon)]
+        _original_adam_updates(variables, momentums, velocities, gradients, tf.cast(learning_rate, dtype),
+                               tf.cast(self.iterations + 1, dtype), *constants)
 
     def get_config(self):
         config = super().get_config()
@@ -125,14 +160,15 @@ class ParameterAverage(tf.Module):
             ]
 
     def update(self):
-        """One averaging step, ``a += rate * (p - a)`` for every parameter (one XLA pass each, outside
+        """One averaging step, ``a += rate * (p - a)`` for every parameter (one XLA computation for all, outside
         ``tf.distribute`` strategies)."""
-        fused = _fusable(*self.averages)
+        dtypes = {a.dtype for a in self.averages}
+        if self.averages and len(dtypes) == 1 and _fusable(*self.averages):
+            _moving_average_updates(self.averages, [tf.convert_to_tensor(v) for v in self._variables],
+                                    tf.constant(self.rate, self.averages[0].dtype))
+            return
         for variable, average in zip(self._variables, self.averages):
-            if fused:
-                _moving_average_update(average, tf.convert_to_tensor(variable), tf.constant(self.rate, average.dtype))
-            else:
-                average.assign_add(self.rate * (tf.convert_to_tensor(variable) - average))
+            average.assign_add(self.rate * (tf.convert_to_tensor(variable) - average))
 
     def values(self):
         """The averaged values, in the order of the variables given to the constructor."""

@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from improved_gan_tf2 import losses
 from improved_gan_tf2.init import data_dependent_init
+from improved_gan_tf2.layers import held_weight_norms
 from improved_gan_tf2.models import common
 from improved_gan_tf2.optimizers import HistoricalAverage, ParameterAverage
 
@@ -315,19 +316,22 @@ class SemiSupervisedGAN(keras.Model):
         self.discriminator_optimizer.apply_gradients(zip(gradients, discriminator_variables))
 
         generator_variables = self.generator.trainable_variables
-        for _ in range(self.generator_steps):
-            features_real = None
-            if self.generator_loss == "feature_matching":
-                # No gradient flows into the real batch's features: a forward pass of their own, so that the
-                # backward pass runs through the discriminator for the generated batch only.
-                _, features_real = self.discriminator(x_unl2, training=True)
-            with tf.GradientTape() as tape:
-                loss_gen = self.generator_loss_of(self.noise(batch_size), features_real)
-                cost_gen = loss_gen
-                if self.historical_averages is not None:
-                    cost_gen = cost_gen + self._historical_term("generator", generator_variables)
-            gradients = tape.gradient(cost_gen, generator_variables)
-            self.generator_optimizer.apply_gradients(zip(gradients, generator_variables))
+        # The discriminator does not change during the generator updates: its weight norms are computed once for
+        # all their passes (the same values; no discriminator gradient is taken there).
+        with held_weight_norms(self.discriminator):
+            for _ in range(self.generator_steps):
+                features_real = None
+                if self.generator_loss == "feature_matching":
+                    # No gradient flows into the real batch's features: a forward pass of their own, so that the
+                    # backward pass runs through the discriminator for the generated batch only.
+                    _, features_real = self.discriminator(x_unl2, training=True)
+                with tf.GradientTape() as tape:
+                    loss_gen = self.generator_loss_of(self.noise(batch_size), features_real)
+                    cost_gen = loss_gen
+                    if self.historical_averages is not None:
+                        cost_gen = cost_gen + self._historical_term("generator", generator_variables)
+                gradients = tape.gradient(cost_gen, generator_variables)
+                self.generator_optimizer.apply_gradients(zip(gradients, generator_variables))
 
         self.trackers["loss_lab"].update_state(loss_lab)
         self.trackers["loss_unl"].update_state(loss_unl)
