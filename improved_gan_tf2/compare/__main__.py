@@ -46,8 +46,9 @@ def build_parser():
                       help="CIFAR/SVHN: scale every hidden width on both sides (default 1; 0.25 is quick on a CPU)")
     step.add_argument("--seed", type=int, default=1, help="seed of the inputs (batches, z)")
     step.add_argument("--work_dir", default=None, help="keep the inputs and the original's output here")
-    step.add_argument("--no_float64_control", action="store_true",
-                      help="skip the original's float64 run (its float32 round-off spread; doubles the original's time)")
+    step.add_argument("--precision", default="float64",
+                      help="float64 (both sides in float64: differences at rounding level) or float32 (both in "
+                           "float32, judged against the original's own float32-vs-float64 spread)")
     step.add_argument("--reuse_original", action="store_true",
                       help="reuse the original's outputs already in --work_dir (same script, steps, seed, widths)")
 
