@@ -634,7 +634,7 @@ def semi_supervised_checkpoint_objects(gan):
 
 def fit_semi_supervised(gan, run, *, x_lab, y_lab, x_unl, x_test, y_test, x_init, epoch_order, batch_size,
                         epochs, learning_rate_schedule, make_grid, value_range=(0.0, 1.0), verbose=None,
-                        evaluation_tail="drop"):
+                        evaluation_tail="drop", callbacks=()):
     """Train ``gan`` (a compiled ``SemiSupervisedGAN``) as the original loop does, resuming ``run`` if it has a
     checkpoint; returns the summary it writes to ``run.summary_path``.
 
@@ -644,7 +644,8 @@ def fit_semi_supervised(gan, run, *, x_lab, y_lab, x_unl, x_test, y_test, x_init
     progress bar within each epoch (1), or one line per epoch (2, the default when stdout is not a terminal).
     ``evaluation_tail``: how the test set is batched (``evaluation_dataset``'s ``tail``): ``"drop"`` for MNIST and
     CIFAR-10, the SVHN scripts' overlapping last batch otherwise. The objects of ``gan.checkpoint_objects()``
-    (when the model has that method) are checkpointed with the rest.
+    (when the model has that method) are checkpointed with the rest. ``callbacks``: more Keras callbacks, run
+    after the run's own.
     """
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
@@ -686,6 +687,7 @@ def fit_semi_supervised(gan, run, *, x_lab, y_lab, x_unl, x_test, y_test, x_init
                                run.log_dir, value_range),
                     # last: once an epoch's line is printed, everything of that epoch is saved
                     OriginalEpochLog(times_path=run.times_path),
+                    *callbacks,
                 ],
             )
         except KeyboardInterrupt:

@@ -52,6 +52,20 @@ def build_parser():
     step.add_argument("--reuse_original", action="store_true",
                       help="reuse the original's outputs already in --work_dir (same script, steps, seed, widths)")
 
+    loop = sub.add_parser("loop", help="E epochs of both sides' training loops in float64, compared epoch by epoch")
+    loop.add_argument("--script", required=True, help=f"one of: {scripts}")
+    loop.add_argument("--original_dir", required=True)
+    loop.add_argument("--epochs", type=int, default=2)
+    loop.add_argument("--env_dir", default=None)
+    loop.add_argument("--width_scale", type=float, default=None,
+                      help="CIFAR/SVHN: scale every hidden width on both sides (default 1; 0.25 is quick on a CPU)")
+    loop.add_argument("--seed", type=int, default=1, help="--seed and --seed_data of both sides, and of the fed "
+                      "random numbers")
+    loop.add_argument("--precision", default="float64", help="float64 only (the flag is there to say so)")
+    loop.add_argument("--work_dir", default=None, help="keep the data, the original's output and the port's run here")
+    loop.add_argument("--reuse_original", action="store_true",
+                      help="reuse the original's output already in --work_dir (same script, epochs, seed, widths)")
+
     run = sub.add_parser("run", help="full runs of both sides, table and plot")
     run.add_argument("--script", required=True, help=f"one of: {scripts}")
     run.add_argument("--original_dir", required=True)
@@ -68,7 +82,7 @@ def main(argv=None):
     try:
         args = build_parser().parse_args(argv)
         if args.command is None:
-            raise UsageError("choose a command: setup, step or run")
+            raise UsageError("choose a command: setup, step, loop or run")
         if args.command == "setup":
             from improved_gan_tf2.compare.env import setup
 
@@ -84,6 +98,10 @@ def main(argv=None):
             from improved_gan_tf2.compare.step import run_step_mode
 
             return run_step_mode(script, args)
+        if args.command == "loop":
+            from improved_gan_tf2.compare.loop import run_loop_mode
+
+            return run_loop_mode(script, args)
         from improved_gan_tf2.compare.run import run_run_mode
 
         return run_run_mode(script, args)

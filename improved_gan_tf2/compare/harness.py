@@ -29,7 +29,9 @@ generator's before its first update, at the same feeds) and the losses (``loss_l
 
 **loop** executes the whole script with the given arguments (its data, its epoch loop, its log lines) and
 records the parameters before the init, after it, and at the end of every epoch (before its test pass), and the
-epoch means of ``loss_lab``, ``loss_unl`` and ``train_err`` at full precision.
+epoch means of ``loss_lab``, ``loss_unl`` and ``train_err`` at full precision. With ``--perturb=EPS`` every
+initial parameter, and every fed z and Gaussian-noise normal, is multiplied by ``1 +- EPS`` (signs at random): a
+control run, with differences at rounding level injected at every step, as two implementations' round-off is.
 
 This file is part of improved-gan-tf2 (written for the comparison tool); it imports nothing of the project.
 """
@@ -57,6 +59,9 @@ def parse_args(argv):
     parser.add_argument("--feature_matching", action="store_true",
                         help="the port's generator step runs a real and a generated pass (feature matching)")
     parser.add_argument("--width_scale", type=float, default=1.0)
+    parser.add_argument("--perturb", type=float, default=0.0,
+                        help="loop mode: multiply every initial parameter, z and Gaussian-noise normal by (1 +- "
+                             "PERTURB), signs at random (a control run: rounding-level differences at every step)")
     parser.add_argument("script_args", nargs="*", help="loop mode: the script's own arguments (after --)")
     return parser.parse_args(argv)
 
@@ -225,7 +230,7 @@ def param_names(layers):
 class Feeder:
     """Sets the feed slots a compiled function reads before each of its calls."""
 
-    def __init__(self, interventions, namespace, seed, joint, feature_matching, fed_random):
+    def __init__(self, interventions, namespace, seed, joint, feature_matching, fed_random, perturb=0.0):
         import numpy as np
         import theano
 
@@ -244,6 +249,8 @@ class Feeder:
         self.pass_of_input = {id(namespace["x_lab"]): "lab", id(namespace["x_unl"]): "unl",
                               id(namespace["gen_dat"]): "fake"}
         self.feature_matching = feature_matching
+        self.perturb = float(perturb)
+        self.signs = np.random.RandomState(54321)
         self.batch_size = int(namespace["args"].batch_size)
         self._used = {}
         for slot in self.slots:
@@ -287,6 +294,8 @@ class Feeder:
                 value = fed.to_original_layout(fed.split_rows(arrays[key], passes, counts, name))
                 if slot.kind == "uniform":
                     value = 1.0 - value  # the original keeps a unit where uniform < retain_prob
+            if self.perturb and slot.kind != "uniform":  # the control run: z and normals off by a few ulps
+                value = value * (1.0 + self.perturb * self.signs.choice([-1.0, 1.0], size=np.shape(value)))
             slot.variable.set_value(np.asarray(value, dtype=self.floatx))
 
 
@@ -374,7 +383,7 @@ def build(args):
     if len(z_slots) != 1:
         raise SystemExit(f"harness: expected one theano_rng.uniform call for the generator's z, saw {len(z_slots)}")
     feeder = Feeder(interventions, namespace, args.seed, args.joint_discriminator_pass, args.feature_matching,
-                    fed_random)
+                    fed_random, args.perturb)
     return namespace, interventions, feeder, rest, path
 
 
@@ -498,8 +507,17 @@ def run_loop(args):
             state["stats"].append(state["sums"] / state["calls"])
             state.update(epoch=e + 1, sums=np.zeros(3), calls=0)
 
+    def before_init():
+        snapshot(out, "pre_disc", all_disc)
+        snapshot(out, "pre_gen", all_gen)
+        if args.perturb:
+            signs = np.random.RandomState(12345)
+            for p in all_disc + all_gen:
+                value = p.get_value()
+                p.set_value(value * (1.0 + args.perturb * signs.choice([-1.0, 1.0], size=value.shape)))
+
     functions = FedFunctions(feeder, namespace, after_disc=after_disc, before_test=before_test,
-                             before_init=lambda: (snapshot(out, "pre_disc", all_disc), snapshot(out, "pre_gen", all_gen)),
+                             before_init=before_init,
                              after_init=lambda: (snapshot(out, "init_disc", all_disc), snapshot(out, "init_gen", all_gen)))
     exec(compile("\n" * rest_offset(path, rest) + rest, path, "exec"), namespace)
     out["epoch_stats"] = np.array(state["stats"], np.float64).reshape(-1, 3)

@@ -8,9 +8,11 @@ against the original's, with no waiver.
   ``max|port - original| <= ZERO_UPDATE_FRACTION * lr * steps`` (a billionth of what Adam can move it), and only
   when :class:`ZeroUpdates` has shown it: its float64 gradient below ``ZERO_GRADIENT_FRACTION`` of its layer's
   gradient scale on *both* sides at every step. Those tensors are listed by name with that evidence.
-- ``float32`` (both sides in float32): a tensor passes when its difference is at most ``FLOAT32_MULTIPLE`` times
+- ``float32`` (both sides in float32): a tensor passes when its difference is at most ``CONTROL_MULTIPLE`` times
   the original's own float32-vs-float64 spread for that tensor (the original run a second time with
   ``floatX=float64``), with a floor of ``FLOAT32_FLOOR`` for tensors the spread leaves at zero.
+- a given limit (loop mode, :mod:`.loop`: over hundreds of iterations GAN training amplifies rounding, in the
+  original as in the port, so the limit there comes from a control run of the original).
 
 Losses are judged as tensors of one element.
 """
@@ -19,8 +21,9 @@ import numpy as np
 TOL64 = 1e-9
 ZERO_GRADIENT_FRACTION = 1e-9
 ZERO_UPDATE_FRACTION = 1e-9
-FLOAT32_MULTIPLE = 30.0
+CONTROL_MULTIPLE = 30.0
 FLOAT32_FLOOR = 1e-6
+FLOAT64_FLOOR = 1e-12
 PRECISIONS = ("float64", "float32")
 
 
@@ -116,19 +119,25 @@ class Judge:
         self.exempt = {}   # name -> (largest absolute difference, its bound, gradient evidence)
         self.checked = 0
 
-    def _fail(self, message):
+    def fail(self, message):
+        """Record a failure (the first one is the divergence reported)."""
         if self.first_failure is None:
             self.first_failure = message
 
     def limit(self, control_spread):
-        if self.precision == "float64":
-            return TOL64
-        return FLOAT32_MULTIPLE * max(control_spread if control_spread is not None else 0.0, FLOAT32_FLOOR)
+        """The largest relative difference that passes: ``TOL64`` in float64 without a control run, else
+        ``CONTROL_MULTIPLE`` times the control's spread (with the precision's floor)."""
+        if control_spread is None:
+            return TOL64 if self.precision == "float64" else CONTROL_MULTIPLE * FLOAT32_FLOOR
+        floor = FLOAT64_FLOOR if self.precision == "float64" else FLOAT32_FLOOR
+        return CONTROL_MULTIPLE * max(control_spread, floor)
 
-    def compare(self, where, group, names, originals, ports, controls=None, steps=None, trainable_names=()):
+    def compare(self, where, group, names, originals, ports, controls=None, steps=None, trainable_names=(),
+                limit=None):
         """One line per tensor; ``controls``: the original's float64 run (float32 mode); ``steps``: how many
         updates the tensors have seen (for the zero-update bound); ``trainable_names``: the names the zero-update
-        exception may apply to."""
+        exception may apply to; ``limit``: a given relative limit instead of :meth:`limit`'s."""
+        given = limit
         controls = controls if controls is not None else [None] * len(names)
         worst = 0.0
         for name, a, b, c in zip(names, originals, ports, controls):
@@ -145,40 +154,41 @@ class Judge:
                 self.exempt[name] = (max(old[0], absolute), bound, evidence)
                 note = f"  zero-update tensor: abs diff {absolute:.2e} <= {bound:.1e}"
                 if not ok:
-                    self._fail(f"{where}, {group} tensor {name}: abs diff {absolute:.3e} > {bound:.1e} (a tensor "
+                    self.fail(f"{where}, {group} tensor {name}: abs diff {absolute:.3e} > {bound:.1e} (a tensor "
                                f"with a zero exact gradient moved)")
                     note += "  <-- FAILS"
             else:
-                limit = self.limit(spread)
+                limit = given if given is not None else self.limit(spread)
                 ok = d <= limit
                 worst = max(worst, d)
                 if d > self.max_diff:
                     self.max_diff, self.max_where = d, f"{where}, {group} {name}"
-                note = (f"  original f32-vs-f64 {spread:.2e}" if spread is not None else "")
+                note = (f"  control {spread:.2e}" if spread is not None else "")
                 if not ok:
                     note += f"  <-- exceeds {limit:.1e}"
-                    self._fail(f"{where}, {group} tensor {name}: rel diff {d:.3e} > {limit:.1e}"
-                               + (f" ({FLOAT32_MULTIPLE:g} x the original's own float32 spread {spread:.1e})"
-                                  if self.precision == "float32" and spread is not None else ""))
+                    self.fail(f"{where}, {group} tensor {name}: rel diff {d:.3e} > {limit:.1e}"
+                               + (f" ({CONTROL_MULTIPLE:g} x the control's spread {spread:.1e})"
+                                  if spread is not None and given is None else ""))
             self.log(f"  {group:<9} {name:<52} {str(tuple(np.shape(a))):<18} {d:.3e}{note}")
         self.log(f"  {group:<9} max {worst:.3e}")
         return worst
 
-    def losses(self, where, names, originals, ports, controls=None):
+    def losses(self, where, names, originals, ports, controls=None, limit=None):
         """Scalars (losses, errors): one line for all of them."""
+        given = limit
         controls = controls if controls is not None else [None] * len(names)
         cells = []
         for name, a, b, c in zip(names, originals, ports, controls):
             self.checked += 1
             d = rel_diff(np.float64(a), np.float64(b))
             spread = rel_diff(np.float64(c), np.float64(a)) if c is not None else None
-            limit = self.limit(spread)
+            limit = given if given is not None else self.limit(spread)
             if d > self.max_diff:
                 self.max_diff, self.max_where = d, f"{where}, {name}"
             flag = ""
             if d > limit:
                 flag = " <-- FAILS"
-                self._fail(f"{where}, {name}: original {a:.9g}, port {b:.9g} (rel diff {d:.3e} > {limit:.1e})")
+                self.fail(f"{where}, {name}: original {a:.9g}, port {b:.9g} (rel diff {d:.3e} > {limit:.1e})")
             cells.append(f"{name} {a:.9g}/{b:.9g} ({d:.1e}){flag}")
         self.log(f"  losses    original/port: " + "; ".join(cells))
 

@@ -101,7 +101,7 @@ def original_inputs(inputs):
 
 
 def harness_command(python, root, script_file, mode, output, seed, gan_shape, width_scale, inputs=None,
-                    script_args=()):
+                    script_args=(), perturb=0.0):
     """The command line of :mod:`.harness`. ``gan_shape``: ``(joint_discriminator_pass, feature_matching)`` of
     the port's model, which decide how the random numbers are drawn."""
     harness = os.path.join(os.path.dirname(os.path.abspath(__file__)), "harness.py")
@@ -111,6 +111,7 @@ def harness_command(python, root, script_file, mode, output, seed, gan_shape, wi
     cmd += ["--joint_discriminator_pass"] if joint else []
     cmd += ["--feature_matching"] if feature_matching else []
     cmd += [f"--inputs={inputs}"] if inputs else []
+    cmd += [f"--perturb={perturb!r}"] if perturb else []
     if script_args:
         cmd += ["--"] + list(script_args)
     return cmd
