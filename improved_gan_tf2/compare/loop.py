@@ -96,7 +96,8 @@ def write_loop_data(script, data_dir, seed):
     y_all = np.concatenate([sample["y_train"], sample["y_test"]])
     write_mnist_npz(path, sample["x_test"], sample["y_test"], x_all, y_all)
     rng = np.random.RandomState(seed)
-    labels = y_all.astype(np.int64).copy()
+    labels = y_all.astype(np.int32)  # the original feeds np.load(--labels) to a T.ivector as it is
+    labels = labels.copy()
     noisy = rng.rand(len(labels)) < 0.1
     labels[noisy] = rng.randint(0, 10, noisy.sum())
     labels_path = os.path.join(data_dir, "labels.npy")
