@@ -848,6 +848,26 @@ class WeightNormConv2DTranspose(_TransposedConvGeometry, _WeightNormBase):
         return {**super().get_config(), **self._geometry_config()}
 
 
+# ---------------------------------------------------------------- activation
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+def lrelu(x):
+    """Leaky ReLU with slope 0.2, ``nn.lrelu``: ``max(x, 0.2 x)`` (CIFAR-10/SVHN discriminators).
+
+    TensorFlow's ``LeakyRelu`` op holds its slope as a float32 attribute, so on float64 tensors it multiplies by
+    0.20000000298; float64 tensors are therefore computed as the original writes it, ``max(x, 0.2 x)`` with the
+    slope in float64. Other dtypes use the fused op, which gives the same numbers there (value and gradient).
+
+    >>> lrelu(np.array([-1.0, 2.0])).numpy().tolist()
+    [-0.2, 2.0]
+    """
+    x = tf.convert_to_tensor(x)
+    if x.dtype == tf.float64:
+        return tf.maximum(x, 0.2 * x)
+    return tf.nn.leaky_relu(x, alpha=0.2)
+
+
 # ---------------------------------------------------------------- noise
 
 

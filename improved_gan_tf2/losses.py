@@ -93,9 +93,16 @@ def sigmoid_kl_with_logits(logits, target):
 
 
 def classification_error(logits, labels):
-    """Fraction of rows whose arg-max logit is not the label (``train_err``, ``test_err``)."""
+    """Fraction of rows whose arg-max logit is not the label (``train_err``, ``test_err``), in float64 for float64
+    logits (as the original computes it with ``floatX=float64``), else float32."""
     predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)
-    return tf.reduce_mean(tf.cast(tf.not_equal(predictions, tf.cast(labels, tf.int32)), tf.float32))
+    errors = tf.cast(tf.not_equal(predictions, tf.cast(labels, tf.int32)), error_dtype(logits))
+    return tf.reduce_mean(errors)
+
+
+def error_dtype(logits):
+    """The dtype errors and error rates are counted in: float64 for float64 logits, float32 otherwise."""
+    return tf.float64 if logits.dtype == tf.float64 else tf.float32
 
 
 def historical_averaging_penalty(variables, averages):

@@ -795,7 +795,8 @@ def semi_supervised_checkpoint_objects(gan):
 
 
 def fit_semi_supervised(gan, run, *, x_lab, y_lab, x_unl, x_test, y_test, x_init, epoch_order, batch_size,
-                        epochs, learning_rate_schedule, make_grid, value_range=(0.0, 1.0), evaluation_tail="drop"):
+                        epochs, learning_rate_schedule, make_grid, value_range=(0.0, 1.0), evaluation_tail="drop",
+                        callbacks=()):
     """Train ``gan`` (a compiled ``SemiSupervisedGAN``) as the original loop does, resuming ``run`` if it has a
     checkpoint; returns the summary it writes to ``run.summary_path``.
 
@@ -805,7 +806,8 @@ def fit_semi_supervised(gan, run, *, x_lab, y_lab, x_unl, x_test, y_test, x_init
     epoch is shown on that line until it is printed), a sample grid, TensorBoard scalars and a checkpoint.
     ``evaluation_tail``: how the test set is batched (``evaluation_dataset``'s ``tail``): ``"drop"`` for MNIST and
     CIFAR-10, the SVHN scripts' overlapping last batch otherwise. The objects of ``gan.checkpoint_objects()``
-    (when the model has that method) are checkpointed with the rest.
+    (when the model has that method) are checkpointed with the rest. ``callbacks``: more Keras callbacks, run
+    after the run's own.
     """
     manager, epoch_variable, restored = run.open_checkpoints(**semi_supervised_checkpoint_objects(gan))
     with _write_failures(manager):  # a full disk: one line, the run resumable
@@ -854,6 +856,7 @@ def fit_semi_supervised(gan, run, *, x_lab, y_lab, x_unl, x_test, y_test, x_init
                         progress,
                         # last: once an epoch's line is printed, everything of that epoch is saved
                         OriginalEpochLog(times_path=run.times_path),
+                        *callbacks,
                     ],
                 )
             except KeyboardInterrupt:

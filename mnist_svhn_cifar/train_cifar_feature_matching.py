@@ -1,4 +1,4 @@
-"""Semi-supervised CIFAR-10 with feature matching (paper Sec. 5.2, Table 2: 18.63 +- 2.32 % test error with 4000
+"""Semi-supervised CIFAR-10 with feature matching (paper Sec. 6.2, Table 2: 18.63 +- 2.32 % test error with 4000
 labels).
 
 Port of the original ``mnist_svhn_cifar10/train_cifar_feature_matching.py`` (the record

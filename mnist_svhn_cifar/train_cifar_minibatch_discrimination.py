@@ -1,4 +1,4 @@
-"""Semi-supervised CIFAR-10 with minibatch discrimination (paper Sec. 5.2: the model of the best samples, Table 3).
+"""Semi-supervised CIFAR-10 with minibatch discrimination (paper Sec. 6.2: the model of the best samples, Table 3).
 
 Port of the original ``mnist_svhn_cifar10/train_cifar_minibatch_discrimination.py`` (the record
 ``train_cifar_minibatch_discrimination`` of ``improved_gan_tf2/experiments/cifar_svhn.py``): same flags and

@@ -1,4 +1,4 @@
-"""Semi-supervised MNIST with feature matching (paper Sec. 5.1, Table 1: 93 +- 6.5 test errors with 100 labels).
+"""Semi-supervised MNIST with feature matching (paper Sec. 6.1, Table 1: 93 +- 6.5 test errors with 100 labels).
 
 Port of the original ``mnist_svhn_cifar10/train_mnist_feature_matching.py``, same flags and defaults
 (``--seed=1 --seed_data=1 --unlabeled_weight=1 --batch_size=100 --count=10``, 300 epochs, learning rate 0.003) and

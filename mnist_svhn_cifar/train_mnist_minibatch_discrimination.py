@@ -1,5 +1,5 @@
 """Semi-supervised MNIST with minibatch discrimination: the model whose samples the paper's annotators told apart
-from real digits in only 52.4 % of 2,000 votes (Sec. 5.1, Fig. 2). The original release has no such script.
+from real digits in only 52.4 % of 2,000 votes (Sec. 6.1, Fig. 3). The original release has no such script.
 
 The record ``train_mnist_minibatch_discrimination`` of ``improved_gan_tf2/experiments/mnist.py``: the flags,
 data, labelled examples and schedule of ``train_mnist_feature_matching.py`` (300 epochs, ``--count=10``) at the

@@ -1,4 +1,4 @@
-"""Semi-supervised SVHN with feature matching (paper Sec. 5.3: 8.11 +- 1.3 % test error with 1000 labels).
+"""Semi-supervised SVHN with feature matching (paper Sec. 6.3: 8.11 +- 1.3 % test error with 1000 labels).
 
 Port of the original ``mnist_svhn_cifar10/train_svhn_feature_matching.py`` (the record
 ``train_svhn_feature_matching`` of ``improved_gan_tf2/experiments/cifar_svhn.py``): same flags and defaults (100

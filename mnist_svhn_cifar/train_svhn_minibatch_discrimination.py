@@ -1,4 +1,4 @@
-"""Semi-supervised SVHN with minibatch discrimination (the SVHN samples of the paper, Sec. 5.3).
+"""Semi-supervised SVHN with minibatch discrimination (the SVHN samples of the paper, Sec. 6.3).
 
 Port of the original ``mnist_svhn_cifar10/train_svhn_minibatch_discrimination.py`` (the record
 ``train_svhn_minibatch_discrimination`` of ``improved_gan_tf2/experiments/cifar_svhn.py``): same flags and

@@ -26,6 +26,7 @@ from improved_gan_tf2.layers import (
     WeightNormConv2D,
     WeightNormConv2DTranspose,
     WeightNormDense,
+    lrelu,
 )
 from improved_gan_tf2 import experiments
 from improved_gan_tf2.experiments.cifar_svhn import CIFAR_SVHN_EXPERIMENTS as EXPERIMENTS
@@ -64,7 +65,7 @@ def test_discriminators_follow_the_original_layer_lists(name):
         (w2, 1, "valid")]
     dense = _layers(model, WeightNormDense)
     assert [d.units for d in dense] == [w2, w2, 10]
-    assert all(c.activation is keras.activations.leaky_relu for c in convs + dense[:2])
+    assert all(c.activation is lrelu for c in convs + dense[:2])
     assert all(not c.train_scale and c.init_scale == 1.0 for c in convs + dense[:2])
     assert dense[-1].train_scale and dense[-1].init_scale == 0.1 and dense[-1].activation is keras.activations.linear
     noise = model.layers[1]

@@ -6,13 +6,15 @@ says where they are: ``IGAN_ORIGINAL_PYTHON`` (the Python of an environment made
 """
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from improved_gan_tf2.compare import cudnn_numpy, patcher, run, step
+from improved_gan_tf2.compare import cudnn_numpy, feeds, judge, loop, patcher, run, step
+from improved_gan_tf2.compare.dropins import fed_random
 from improved_gan_tf2.compare.env import theano_env
 from improved_gan_tf2.data import writers as original_data
 from improved_gan_tf2.compare.__main__ import main
@@ -361,7 +363,7 @@ def test_harness_cuts_the_model_building_part(tmp_path):
     text = "a = 1\nlayers = []\n# load MNIST data\ndata = np.load('mnist.npz')\n"
     path = tmp_path / "_cut_probe.py"
     path.write_text(text)
-    assert harness.model_source(path) == "a = 1\nlayers = []\n"
+    assert harness.model_source(path) == ("a = 1\nlayers = []\n", "# load MNIST data\ndata = np.load('mnist.npz')\n")
 
 
 # ------------------------------------------------------------------------------------------- argument errors
@@ -416,9 +418,10 @@ def test_average_convention_and_relative_difference():
     before = step.predicted_averages([[p0], [p1], [p2]], [True])
     np.testing.assert_allclose(before[0][0], 1e-4 * p0)           # the original: a1 = 1e-4 p0
     np.testing.assert_allclose(before[1][0], 1e-4 * p0 + 1e-4 * (p1 - 1e-4 * p0))
-    assert step.rel_diff(np.array([2.0, -4.0]), np.array([2.0, -3.0])) == 0.25
-    assert step.rel_diff(np.zeros(2), np.array([0.0, 1e-9])) == 1e-9
-    assert step.rel_diff(np.zeros(2), np.zeros(3)) == float("inf")
+    assert judge.rel_diff(np.array([2.0, -4.0]), np.array([2.0, -3.0])) == 0.25
+    assert judge.rel_diff(np.zeros(2), np.array([0.0, 1e-9])) == 1e-9
+    assert judge.rel_diff(np.zeros(2), np.zeros(3)) == float("inf")
+    assert judge.rel_diff(np.array([1.0, np.nan]), np.array([1.0, 2.0])) == float("inf")  # NaN on one side only
 
 
 def test_run_mode_parses_the_original_lines_and_tabulates():
@@ -436,41 +439,234 @@ def test_run_mode_parses_the_original_lines_and_tabulates():
     assert table.splitlines()[2] == "| 1 | 0.4000 | 2.50 | 0.4000 | 2.50 |" and "mean +- sd" in table
 
 
+# ------------------------------------------------------------------------------- the judge and the fed numbers
+
+
+def test_judge_float64_passes_rounding_and_names_the_first_real_difference():
+    exact = np.linspace(-1.0, 1.0, 50)
+    lines = []
+    verdict = judge.Judge("float64", lines.append, learning_rate=3e-3)
+    verdict.compare("step 1", "disc", ["a.W", "a.b"], [exact, exact], [exact * (1 + 1e-13), exact])
+    verdict.losses("step 1", ["loss_lab"], [2.5], [2.5 * (1 + 1e-12)])
+    assert verdict.first_failure is None and verdict.max_diff < 1e-11
+    verdict.compare("step 2", "gen", ["b.W", "b.b"], [exact, exact], [exact, exact + 1e-6])
+    verdict.compare("step 3", "gen", ["c.W"], [exact], [exact + 1.0])
+    assert verdict.first_failure.startswith("step 2, gen tensor b.b: rel diff 1.000e-06")
+    verdict = judge.Judge("float64", lines.append)
+    verdict.losses("step 1", ["loss_lab", "loss_unl"], [2.5, 0.7], [2.5, 0.7 * (1 + 1e-6)])
+    assert verdict.first_failure.startswith("step 1, loss_unl")
+    with pytest.raises(ValueError):
+        judge.Judge("float16", lines.append)
+
+
+def test_judge_zero_update_exception_needs_evidence_from_both_sides():
+    """A tensor whose exact gradient is zero is judged on the absolute scale only when both sides' gradients show
+    it; with the evidence from one side only, the same difference fails."""
+    names = ["bn.W", "bn.b"]
+    tiny = np.full(4, 1e-18)
+    grads = [np.ones((4, 4)), tiny]
+    original, port = [np.ones((4, 4)), np.full(4, 1e-17)], [np.ones((4, 4)), np.full(4, 3e-17)]
+    verdict = judge.Judge("float64", lambda line: None, learning_rate=3e-3)
+    verdict.zero_updates.observe(names, grads, grads)
+    verdict.compare("step 1", "gen", names, original, port, steps=1, trainable_names=names)
+    assert verdict.first_failure is None and list(verdict.exempt) == ["bn.b"]
+    assert any("bn.b" in line for line in verdict.summary_lines())
+    verdict = judge.Judge("float64", lambda line: None, learning_rate=3e-3)
+    verdict.zero_updates.observe(names, grads, [np.ones((4, 4)), np.full(4, 1e-3)])  # the port's is not zero
+    verdict.compare("step 1", "gen", names, original, port, steps=1, trainable_names=names)
+    assert verdict.first_failure.startswith("step 1, gen tensor bn.b")
+    verdict = judge.Judge("float64", lambda line: None, learning_rate=3e-3)  # evidence, but the tensor moved
+    verdict.zero_updates.observe(names, grads, grads)
+    verdict.compare("step 1", "gen", names, original, [port[0], np.full(4, 1e-9)], steps=1, trainable_names=names)
+    assert "moved" in verdict.first_failure
+
+
+def test_judge_float32_is_against_the_originals_own_spread():
+    exact = np.linspace(-1.0, 1.0, 50)
+    verdict = judge.Judge("float32", lambda line: None)
+    # the original's float32 run is 1e-5 from its float64 run: 20x that passes, 40x fails
+    verdict.compare("step 1", "disc", ["w"], [exact], [exact + 2e-4], controls=[exact + 1e-5])
+    assert verdict.first_failure is None
+    verdict.compare("step 2", "disc", ["w"], [exact], [exact + 4e-4], controls=[exact + 1e-5])
+    assert verdict.first_failure.startswith("step 2, disc tensor w") and "control" in verdict.first_failure
+    verdict = judge.Judge("float32", lambda line: None)  # a spread of zero: the floor
+    verdict.compare("step 1", "avg", ["w"], [exact], [exact + 1e-3], controls=[exact])
+    assert verdict.first_failure is not None
+
+
+def test_fed_uniforms_are_exact_in_float32_reproducible_and_keyed():
+    u = fed_random.uniforms(3, "0/disc/layer1/lab+unl+fake", (2, 5000))
+    assert u.dtype == np.float64 and u.min() > 0 and u.max() < 1
+    np.testing.assert_array_equal(u.astype(np.float32).astype(np.float64), u)          # exact in float32
+    np.testing.assert_array_equal((u * 2 ** 24) % 2, np.ones_like(u))                    # odd multiples of 2**-24
+    np.testing.assert_array_equal(u, fed_random.uniforms(3, "0/disc/layer1/lab+unl+fake", (2, 5000)))
+    assert not np.array_equal(u, fed_random.uniforms(3, "0/disc/layer2/lab+unl+fake", (2, 5000)))
+    assert not np.array_equal(u, fed_random.uniforms(4, "0/disc/layer1/lab+unl+fake", (2, 5000)))
+    assert abs(u.mean() - 0.5) < 0.01
+
+
+def test_fed_normals_are_the_ports_box_muller_and_split_by_pass():
+    import tensorflow as tf
+
+    from improved_gan_tf2.layers import box_muller_normal
+
+    rows, features = [3, 4, 2], (5, 6, 7)   # an odd element count: the last sine is dropped
+    normals = fed_random.noise_normals(1, "2/disc", 0, ("lab", "unl", "fake"), rows, features)
+    pairs = fed_random.noise_uniforms(1, "2/disc", 0, ("lab", "unl", "fake"), rows, features)
+    ours = box_muller_normal(tf.constant(pairs), (9,) + features).numpy()
+    np.testing.assert_allclose(normals, ours, rtol=0, atol=1e-14)
+    unl = fed_random.split_rows(normals, ("lab", "unl", "fake"), rows, "unl")
+    np.testing.assert_array_equal(unl, normals[3:7])
+    assert fed_random.to_original_layout(unl).shape == (4, 7, 5, 6)
+    assert fed_random.port_features((96, 16, 8)) == (16, 8, 96)
+    assert fed_random.calls("disc", True, True) == [("lab", "unl", "fake")]
+    assert fed_random.calls("disc", False, False) == [("lab",), ("unl",), ("fake",)]
+    assert fed_random.calls("gen", True, True) == [("real",), ("fake",)]
+
+
+def test_port_feed_gives_every_random_layer_its_calls_and_refuses_another_pattern():
+    """On the MNIST model: a train step draws exactly the fed plan (one joint discriminator call per layer, a real
+    and a generated pass per generator step); the layers' noise is the fed uniforms' Box-Muller; a model that
+    draws once more is stopped with the layer's name."""
+    import tensorflow as tf
+
+    gan = step.build_port(SCRIPTS["train_mnist_feature_matching"], 1.0, "float64")
+    feed = feeds.PortFeed(gan, seed=5).install()
+    seen = []
+    layer = feed.layers[1]
+    draw = layer.draw_uniforms
+    layer.draw_uniforms = lambda half, dtype: seen.append(draw(half, dtype)) or seen[-1]
+    x = tf.constant(np.random.RandomState(0).rand(100, 784), tf.float64)
+    y = tf.constant(np.arange(100) % 10, tf.int32)
+    with step.keras_floatx("float64"):
+        gan.train_step((x, y, x, x))
+        feed.check_done("step")
+        expected = fed_random.noise_uniforms(5, "0/disc", 1, ("lab", "unl", "fake"), [100, 100, 100], (1000,))
+        np.testing.assert_array_equal(seen[0].numpy(), expected)
+        assert len(seen) == 3 and feed.t == 0  # the joint pass, the real and the generated pass
+        with pytest.raises(feeds.FeedError, match="input_noise drew random numbers more often"):
+            gan.discriminator(x, training=True)  # a pass the original does not make
+        feed.expect_init()
+        with pytest.raises(feeds.FeedError, match="fewer random numbers"):  # the init's draws not made
+            feed.check_done("before the first step")
+
+
+def test_loop_mode_pieces():
+    assert loop.ramp_epochs(1) is None and loop.ramp_epochs(3) == 0.8
+    assert 3.0 - 2 / loop.ramp_epochs(3) == 0.5   # the last epoch at half the rate
+    line = "Iteration 1, time = 4s, loss_lab = 0.1283, loss_unl = 0.0884, train err = 0.0355, test err = 0.3040"
+    assert loop.printed_figures_agree(line, line.replace("time = 4s", "time = 9s"))
+    assert loop.printed_figures_agree(line, line.replace("0.1283", "0.1284"))   # one unit: rounding
+    assert not loop.printed_figures_agree(line, line.replace("0.1283", "0.1285"))
+    assert not loop.printed_figures_agree(line, None)
+    patches = loop.loop_patches(SCRIPTS["train_cifar_feature_matching"], 0.8)
+    text = "lr = np.cast[th.config.floatX](args.learning_rate * np.minimum(3. - epoch/400., 1.))"
+    assert "epoch/0.8" in patcher.apply_patches(text, patches, "probe")
+    assert not loop.loop_patches(SCRIPTS["train_mnist_feature_matching"], None)
+
+
 # -------------------------------------------------------------------------------------------- the real thing
 
 
-def test_step_mode_against_the_original(tmp_path):
+def _original():
     original_dir = os.environ.get("IGAN_ORIGINAL_DIR")
     python = os.environ.get("IGAN_ORIGINAL_PYTHON")
     if not (original_dir and python):
         pytest.skip("set IGAN_ORIGINAL_DIR (a checkout of openai/improved-gan) and IGAN_ORIGINAL_PYTHON (the Python "
-                    "of an environment made by `python -m improved_gan_tf2.compare setup`) to run step mode")
-    env_dir = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(python))))
-    env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3")
-    result = subprocess.run([sys.executable, "-m", "improved_gan_tf2.compare", "step",
-                             "--script=train_mnist_feature_matching", f"--original_dir={original_dir}",
-                             f"--env_dir={env_dir}", "--steps=2", f"--work_dir={tmp_path}"],
-                            capture_output=True, text=True, env=env, timeout=1800)
+                    "of an environment made by `python -m improved_gan_tf2.compare setup`) to run the original")
+    return original_dir, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(python))))
+
+
+def _compare(root, *argv):
+    """``python -m improved_gan_tf2.compare ...`` with the package at ``root`` (a planted copy, or this one)."""
+    env = dict(os.environ, PYTHONPATH=root, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run([sys.executable, "-m", "improved_gan_tf2.compare"] + list(argv), capture_output=True,
+                          text=True, env=env, timeout=7200, cwd=root)
+
+
+#: The runs the planted bugs are checked with, each made once with the unchanged port (whose exit status must be
+#: 0) and reused (--reuse_original) with each plant: (mode, script, extra arguments).
+PLANT_RUNS = {
+    "mnist_step": ("step", "train_mnist_feature_matching", ["--steps=3"]),
+    "cifar_step": ("step", "train_cifar_feature_matching", ["--steps=2", "--width_scale=0.125"]),
+    "mnist_loop": ("loop", "train_mnist_feature_matching", ["--epochs=1"]),
+    "cifar_loop": ("loop", "train_cifar_feature_matching", ["--epochs=2", "--width_scale=0.125"]),
+}
+
+#: Each planted bug: (name, run, file, old text, new text, what the first divergence must name). Kept with
+#: tests/README.md's list; the old text must occur exactly once (so that a plant cannot go stale silently).
+PLANTS = [
+    ("adam beta_1 0.5 -> 0.6", "mnist_step", "improved_gan_tf2/optimizers.py",
+     "def __init__(self, learning_rate=0.001, beta_1=0.5,", "def __init__(self, learning_rate=0.001, beta_1=0.6,",
+     "step 2, "),
+    ("average after the update", "mnist_step", "improved_gan_tf2/models/semi_supervised.py",
+     "        self.parameter_average.update()\n        self.discriminator_optimizer.apply_gradients(zip(gradients, "
+     "discriminator_variables))\n",
+     "        self.discriminator_optimizer.apply_gradients(zip(gradients, discriminator_variables))\n"
+     "        self.parameter_average.update()\n", "step 1, avg tensor"),
+    ("average rate 1e-4 -> 2e-4", "mnist_step", "improved_gan_tf2/optimizers.py",
+     "        self.rate = float(rate)\n", "        self.rate = 2.0 * float(rate)\n", "step 1, avg tensor"),
+    ("feature matching L2 -> L1", "mnist_step", "improved_gan_tf2/losses.py",
+     "tf.reduce_mean(tf.square(difference))", "tf.reduce_mean(tf.abs(difference))", "step 1, loss_gen[0]"),
+    ("loss_unl with unlabelled and generated logits swapped", "mnist_step",
+     "improved_gan_tf2/models/semi_supervised.py",
+     "losses.unsupervised_loss(logits_unl, logits_gen, self.label_smoothing)",
+     "losses.unsupervised_loss(logits_gen, logits_unl, self.label_smoothing)", "step 1, loss_unl"),
+    ("noise sigma 0.5 -> 0.4", "mnist_step", "improved_gan_tf2/networks/mnist.py",
+     "GaussianNoise(0.5, ", "GaussianNoise(0.4, ", "init, disc tensor"),
+    ("dropout rate 0.5 -> 0.4", "cifar_step", "improved_gan_tf2/networks/cifar_svhn.py",
+     "keras.layers.Dropout(0.5, ", "keras.layers.Dropout(0.4, ", "init, disc tensor"),
+    ("learning-rate ramp", "cifar_loop", "improved_gan_tf2/experiments/registry.py",
+     "base * min(3.0 - epoch / float(self.ramp_epochs), 1.0)",
+     "base * min(3.0 - epoch / float(self.ramp_epochs) / 2.0, 1.0)", "epoch 1"),
+    ("floor instead of ceil labelled tiling", "cifar_loop", "improved_gan_tf2/experiments/cifar_svhn.py",
+     'tiling="ceil"', 'tiling="floor"', "epoch 0"),
+    ("test error of the raw parameters", "mnist_loop", "improved_gan_tf2/models/semi_supervised.py",
+     'self.trackers["test_err"].update_state(errors(averaged_logits), sample_weight=weights)',
+     'self.trackers["test_err"].update_state(errors(self.discriminator(images, training=False)[0]), '
+     'sample_weight=weights)', "epoch 0"),
+]
+
+
+@pytest.fixture(scope="module")
+def original_runs(tmp_path_factory):
+    """The unchanged port against the original in each run of :data:`PLANT_RUNS`: exit status 0, and the work
+    directories (the original's outputs) for the plants."""
+    original_dir, env_dir = _original()
+    work = tmp_path_factory.mktemp("compare_runs")
+    results = {}
+    for name, (mode, script, extra) in PLANT_RUNS.items():
+        args = [mode, f"--script={script}", f"--original_dir={original_dir}", f"--env_dir={env_dir}",
+                f"--work_dir={work / name}"] + extra
+        results[name] = (args, _compare(ROOT, *args))
+    return results
+
+
+@pytest.mark.parametrize("run_name", sorted(PLANT_RUNS))
+def test_the_unchanged_port_agrees_with_the_original(original_runs, run_name):
+    args, result = original_runs[run_name]
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     last = result.stdout.strip().splitlines()[-1]
-    assert last.startswith("max_rel_param_diff=") and last.endswith("steps=2 script=train_mnist_feature_matching")
+    assert last.startswith("max_rel_diff=") and "precision=float64" in last
+    if args[0] == "step":  # float64 end to end: rounding level
+        assert float(last.split()[0].split("=")[1]) <= 1e-9
 
 
-def test_step_report_accepts_round_off_and_rejects_a_real_difference():
-    lines = []
-    report = step.Report(lines.append)
-    exact = np.linspace(-1.0, 1.0, 50)
-    # float64 gradients agree: passes although the float32 ones differ (a kink crossed in float32)
-    report.gradients(1, "disc", ["w"], [exact + 1e-3], [exact], [exact], [exact + 1e-9])
-    # float32 within twice the original's own float32 error: passes although float64 differs (resolution limit)
-    report.gradients(1, "disc", ["v"], [exact + 2e-5], [exact], [exact], [exact + 1e-7])
-    assert report.first_failure is None and report.grad_ok == {("disc", "w"): True, ("disc", "v"): True}
-    # parameters beyond the tolerance are accepted for tensors whose gradients passed, and listed
-    report.tensors(2, "disc", ["w", "u"], [exact, exact], [exact + 1e-3, exact + 1e-6], 1e-4, grad_group="disc")
-    assert report.first_failure is None and list(report.accepted) == [("disc", "w")]
-    # a real difference: float64 gradients differ and float32 is far beyond the original's own error
-    report.gradients(2, "gen", ["x"], [exact], [exact * 1.01], [exact], [exact * 1.01])
-    assert report.first_failure.startswith("step 2, gradient of gen tensor x")
-    report = step.Report(lines.append)
-    report.tensors(1, "gen", ["y"], [exact], [exact + 1e-3], 1e-5, grad_group="gen")  # no gradient evidence
-    assert report.first_failure.startswith("step 1, gen tensor y")
+@pytest.mark.parametrize("plant", PLANTS, ids=[p[0] for p in PLANTS])
+def test_a_planted_bug_fails_the_comparison(original_runs, plant, tmp_path):
+    """Each bug of :data:`PLANTS`, planted in a copy of the port: exit status 1 and the first divergence named."""
+    name, run_name, file, old, new, named = plant
+    copy = tmp_path / "port"
+    shutil.copytree(os.path.join(ROOT, "improved_gan_tf2"), copy / "improved_gan_tf2",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    path = copy / file
+    text = path.read_text()
+    assert text.count(old) == 1, f"{name}: the text to plant in {file} changed; update PLANTS"
+    path.write_text(text.replace(old, new))
+    args, unchanged = original_runs[run_name]
+    assert unchanged.returncode == 0, "the unchanged port must pass first"
+    result = _compare(str(copy), *(args + ["--reuse_original"]))
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, f"{name}: exit {result.returncode}\n" + output[-3000:]
+    divergence = [line for line in output.splitlines() if line.startswith("FIRST DIVERGENCE: ")]
+    assert divergence and divergence[0][len("FIRST DIVERGENCE: "):].startswith(named), (name, divergence)

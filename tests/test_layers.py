@@ -308,6 +308,24 @@ def test_keras_batch_norm_agrees_only_in_training_mode(rng):
     assert not np.allclose(bn(x, training=False).numpy(), expected, atol=1e-2)
 
 
+def test_lrelu_is_the_originals_max_in_float64_and_the_fused_op_in_float32(rng):
+    """nn.lrelu = max(x, 0.2 x): exact in float64 (TensorFlow's LeakyRelu keeps 0.2 as a float32 attribute), the
+    fused op's numbers (values and gradients) in float32."""
+    x64 = rng.randn(1000)
+    np.testing.assert_array_equal(L.lrelu(x64).numpy(), np.maximum(x64, 0.2 * x64))
+    x32 = tf.constant(x64.astype("float32"))
+    for fn in (L.lrelu, lambda t: tf.nn.leaky_relu(t, alpha=0.2)):
+        with tf.GradientTape() as tape:
+            tape.watch(x32)
+            y = fn(x32)
+        if fn is L.lrelu:
+            ours = (y.numpy(), tape.gradient(y, x32).numpy())
+        else:
+            fused = (y.numpy(), tape.gradient(y, x32).numpy())
+    np.testing.assert_array_equal(ours[0], fused[0])
+    np.testing.assert_array_equal(ours[1], fused[1])
+
+
 @pytest.mark.parametrize("shape", [(4, 6), (3, 5, 7)])
 def test_box_muller_normal_is_theanos_mrg_normal(rng, shape):
     n = int(np.prod(shape))

@@ -46,10 +46,25 @@ def build_parser():
                       help="CIFAR/SVHN: scale every hidden width on both sides (default 1; 0.25 is quick on a CPU)")
     step.add_argument("--seed", type=int, default=1, help="seed of the inputs (batches, z)")
     step.add_argument("--work_dir", default=None, help="keep the inputs and the original's output here")
-    step.add_argument("--no_float64_control", action="store_true",
-                      help="skip the original's float64 run (its float32 round-off spread; doubles the original's time)")
+    step.add_argument("--precision", default="float64",
+                      help="float64 (both sides in float64: differences at rounding level) or float32 (both in "
+                           "float32, judged against the original's own float32-vs-float64 spread)")
     step.add_argument("--reuse_original", action="store_true",
                       help="reuse the original's outputs already in --work_dir (same script, steps, seed, widths)")
+
+    loop = sub.add_parser("loop", help="E epochs of both sides' training loops in float64, compared epoch by epoch")
+    loop.add_argument("--script", required=True, help=f"one of: {scripts}")
+    loop.add_argument("--original_dir", required=True)
+    loop.add_argument("--epochs", type=int, default=2)
+    loop.add_argument("--env_dir", default=None)
+    loop.add_argument("--width_scale", type=float, default=None,
+                      help="CIFAR/SVHN: scale every hidden width on both sides (default 1; 0.25 is quick on a CPU)")
+    loop.add_argument("--seed", type=int, default=1, help="--seed and --seed_data of both sides, and of the fed "
+                      "random numbers")
+    loop.add_argument("--precision", default="float64", help="float64 only (the flag is there to say so)")
+    loop.add_argument("--work_dir", default=None, help="keep the data, the original's output and the port's run here")
+    loop.add_argument("--reuse_original", action="store_true",
+                      help="reuse the original's output already in --work_dir (same script, epochs, seed, widths)")
 
     run = sub.add_parser("run", help="full runs of both sides, table and plot")
     run.add_argument("--script", required=True, help=f"one of: {scripts}")
@@ -67,7 +82,7 @@ def main(argv=None):
     try:
         args = build_parser().parse_args(argv)
         if args.command is None:
-            raise UsageError("choose a command: setup, step or run")
+            raise UsageError("choose a command: setup, step, loop or run")
         if args.command == "setup":
             from improved_gan_tf2.compare.env import setup
 
@@ -83,6 +98,10 @@ def main(argv=None):
             from improved_gan_tf2.compare.step import run_step_mode
 
             return run_step_mode(script, args)
+        if args.command == "loop":
+            from improved_gan_tf2.compare.loop import run_loop_mode
+
+            return run_loop_mode(script, args)
         from improved_gan_tf2.compare.run import run_run_mode
 
         return run_run_mode(script, args)

@@ -19,7 +19,8 @@ def semi_supervised_dataset(x_lab, y_lab, x_unl, batch_size, epoch_order, start_
     is, and the labelled batches have no static size; an epoch that would leave a batch without labelled rows is
     refused (``epoch_order.tiling_problem``).
     """
-    x_lab, x_unl = np.asarray(x_lab, np.float32), np.asarray(x_unl, np.float32)
+    dtype = image_dtype(x_unl)
+    x_lab, x_unl = np.asarray(x_lab, dtype), np.asarray(x_unl, dtype)
     y_lab = np.asarray(y_lab, np.int32)
     steps_per_epoch = len(x_unl) // batch_size
     if steps_per_epoch < 1:
@@ -43,11 +44,17 @@ def semi_supervised_dataset(x_lab, y_lab, x_unl, batch_size, epoch_order, start_
                 lab = epoch.lab_idx[rows]
                 yield x_lab[lab], y_lab[lab], x_unl[epoch.unl_idx[rows]], x_unl[epoch.unl2_idx[rows]]
 
-    image = tf.TensorSpec((batch_size,) + x_unl.shape[1:], tf.float32)
-    signature = (tf.TensorSpec((lab_batch,) + x_lab.shape[1:], tf.float32), tf.TensorSpec((lab_batch,), tf.int32),
+    image = tf.TensorSpec((batch_size,) + x_unl.shape[1:], dtype)
+    signature = (tf.TensorSpec((lab_batch,) + x_lab.shape[1:], dtype), tf.TensorSpec((lab_batch,), tf.int32),
                  image, image)
     dataset = tf.data.Dataset.from_generator(batches, output_signature=signature).prefetch(prefetch)
     return dataset, steps_per_epoch
+
+
+def image_dtype(x):
+    """The dtype images are fed in: float64 stays float64 (the comparison with the original in float64), anything
+    else becomes float32."""
+    return np.float64 if np.asarray(x).dtype == np.float64 else np.float32
 
 
 EVALUATION_TAILS = ("drop", "overlap_predictions", "overlap_batches")
@@ -91,7 +98,7 @@ def evaluation_dataset(x, y, batch_size, tail="drop"):
         if count == 0:
             raise ValueError(f"batch_size {batch_size} is larger than the {len(x)} test examples.")
         dataset = tf.data.Dataset.from_tensor_slices(
-            (np.asarray(x[:count], np.float32), np.asarray(y[:count], np.int32)))
+            (np.asarray(x[:count], image_dtype(x)), np.asarray(y[:count], np.int32)))
         return dataset.batch(batch_size, drop_remainder=True), count
     n = len(x)
     windows = overlapping_windows(n, batch_size)
@@ -104,5 +111,5 @@ def evaluation_dataset(x, y, batch_size, tail="drop"):
     else:
         weights = np.ones(len(rows), bool)
     dataset = tf.data.Dataset.from_tensor_slices((
-        np.asarray(x, np.float32)[rows], np.asarray(y, np.int32)[rows], weights.astype(np.float32)))
+        np.asarray(x, image_dtype(x))[rows], np.asarray(y, np.int32)[rows], weights.astype(np.float32)))
     return dataset.batch(batch_size, drop_remainder=True), n

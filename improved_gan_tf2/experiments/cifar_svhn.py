@@ -1,4 +1,4 @@
-"""The four CIFAR-10 and SVHN scripts of ``mnist_svhn_cifar10/`` as records (paper Sec. 5.2-5.3, Tables 2 and 3).
+"""The four CIFAR-10 and SVHN scripts of ``mnist_svhn_cifar10/`` as records (paper Sec. 6.2-6.3, Tables 2 and 3).
 
 All four: the 32x32 networks of :mod:`improved_gan_tf2.networks.cifar_svhn`, the original's Adam (beta1 = 0.5)
 from 0.0003 with the ramp-down ``min(3 - epoch / ramp_epochs, 1)``, the labelled set tiled ``ceil(n_unl /
@@ -158,18 +158,18 @@ def _record(script, summary, dataset, generator_loss, discriminator_widths, labe
 
 
 CIFAR_FEATURE_MATCHING = _record(
-    "train_cifar_feature_matching", "Semi-supervised CIFAR-10 with feature matching (paper Sec. 5.2, Table 2)",
+    "train_cifar_feature_matching", "Semi-supervised CIFAR-10 with feature matching (paper Sec. 6.2, Table 2)",
     "cifar10", "feature_matching", (96, 192), "seed_data", "drop", "cifar_sample_feature_match.png")
 CIFAR_MINIBATCH_DISCRIMINATION = _record(
     "train_cifar_minibatch_discrimination",
-    "Semi-supervised CIFAR-10 with minibatch discrimination (paper Sec. 5.2, Table 3)",
+    "Semi-supervised CIFAR-10 with minibatch discrimination (paper Sec. 6.2, Table 3)",
     "cifar10", "minibatch", (96, 192), "seed", "drop", "cifar10_sample_minibatch.png",
     extra_flags=TABLE3_FLAGS, model_options=table3_options, check_flags=check_table3_flags)
 SVHN_FEATURE_MATCHING = _record(
-    "train_svhn_feature_matching", "Semi-supervised SVHN with feature matching (paper Sec. 5.3)",
+    "train_svhn_feature_matching", "Semi-supervised SVHN with feature matching (paper Sec. 6.3)",
     "svhn", "feature_matching", (64, 128), "seed_data", "overlap_predictions", "svhn_sample_feature_match.png")
 SVHN_MINIBATCH_DISCRIMINATION = _record(
-    "train_svhn_minibatch_discrimination", "Semi-supervised SVHN with minibatch discrimination (paper Sec. 5.3)",
+    "train_svhn_minibatch_discrimination", "Semi-supervised SVHN with minibatch discrimination (paper Sec. 6.3)",
     "svhn", "minibatch", (96, 192), "seed_data", "overlap_batches", "svhn_sample_minibatch.png")
 
 #: The four records, for the tests and tools that treat them together.

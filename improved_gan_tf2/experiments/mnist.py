@@ -1,7 +1,7 @@
-"""The MNIST scripts of ``mnist_svhn_cifar10/`` as records: ``train_mnist_feature_matching.py`` (paper Sec. 5.1,
+"""The MNIST scripts of ``mnist_svhn_cifar10/`` as records: ``train_mnist_feature_matching.py`` (paper Sec. 6.1,
 Table 1) and ``train_mnist_fm_custom_labels.py`` (the same model on custom, e.g. privately noised, labels), and
 ``train_mnist_minibatch_discrimination`` (no original script: the paper's MNIST model with minibatch
-discrimination, Sec. 5.1 and Fig. 2, whose samples annotators told apart from real digits in 52.4 % of votes).
+discrimination, Sec. 6.1 and Fig. 3, whose samples annotators told apart from real digits in 52.4 % of votes).
 
 The two original scripts: the MNIST networks of :mod:`improved_gan_tf2.networks.mnist`, feature matching with the L2 norm on the last
 hidden layer, the original's Adam (beta1 = 0.5) at a constant 0.003 for 300 epochs, the labelled set chosen with
@@ -82,7 +82,7 @@ _COMMON = dict(
 FEATURE_MATCHING = register(SemiSupervisedExperiment(
     script="train_mnist_feature_matching",
     original="mnist_svhn_cifar10/train_mnist_feature_matching.py",
-    summary="Semi-supervised MNIST with feature matching (paper Sec. 5.1, Table 1)",
+    summary="Semi-supervised MNIST with feature matching (paper Sec. 6.1, Table 1)",
     flags=semi_supervised_flags(count=10, epochs=300, learning_rate=0.003, datasets=MNIST_DATASETS,
                                 out_dir="runs/mnist_feature_matching"),
     load_data=load_mnist_data,
@@ -109,7 +109,7 @@ CUSTOM_LABELS = register(SemiSupervisedExperiment(
 MINIBATCH_DISCRIMINATION = register(SemiSupervisedExperiment(
     script="train_mnist_minibatch_discrimination",
     original=None,
-    summary="MNIST with minibatch discrimination (paper Sec. 5.1, Fig. 2: the samples of the visual Turing test)",
+    summary="MNIST with minibatch discrimination (paper Sec. 6.1, Fig. 3: the samples of the visual Turing test)",
     flags=semi_supervised_flags(count=10, epochs=300, learning_rate=MINIBATCH_LEARNING_RATE,
                                 datasets=MNIST_DATASETS, out_dir="runs/mnist_minibatch_discrimination"),
     load_data=load_mnist_data,

@@ -212,7 +212,7 @@ def run_flags(experiment, flags):
     return {**flags, training.EXPERIMENT_KEY: experiment.script}
 
 
-def _run_semi_supervised(experiment, flags):
+def _run_semi_supervised(experiment, flags, prepare_model=None, callbacks=()):
     keras.utils.set_random_seed(flags["seed"])
     if experiment.check_flags is not None:
         experiment.check_flags(flags)
@@ -225,13 +225,15 @@ def _run_semi_supervised(experiment, flags):
         for name, array in data.run_files.items():
             np.save(os.path.join(run_directory.path, name), array)
         gan = build_model(experiment, flags)
+        if prepare_model is not None:
+            prepare_model(gan, data)
         return training.fit_semi_supervised(
             gan, run_directory,
             x_lab=data.x_lab, y_lab=data.y_lab, x_unl=data.x_unl, x_test=data.x_test, y_test=data.y_test,
             x_init=data.x_init, epoch_order=data.make_epoch_order(), batch_size=flags["batch_size"],
             epochs=flags["epochs"], learning_rate_schedule=functools.partial(experiment.learning_rate,
                                                                              flags["learning_rate"]),
-            make_grid=experiment.sample_grid, evaluation_tail=experiment.evaluation_tail,
+            make_grid=experiment.sample_grid, evaluation_tail=experiment.evaluation_tail, callbacks=callbacks,
         )
     finally:
         run_directory.close()
@@ -309,13 +311,17 @@ def _run_imagenet(experiment, flags):
 # ---------------------------------------------------------------------- entry point
 
 
-def run(experiment, flags):
+def run(experiment, flags, prepare_model=None, callbacks=()):
     """Run ``experiment`` with ``flags`` as its original script does: a semi-supervised experiment trains in (and
     resumes) the run directory ``--out_dir`` and returns its summary; ImageNet trains for ``--max_steps`` (or
-    writes ``test.png`` with ``--nois_train``)."""
+    writes ``test.png`` with ``--nois_train``).
+
+    Semi-supervised only, for tools (the comparison with the original): ``prepare_model(gan, data)`` is called
+    once the model is built, before training (``data``: the :class:`SemiSupervisedData`), and ``callbacks`` are
+    added after the run's own."""
     _check(experiment)
     if isinstance(experiment, ImageNetExperiment):
         pprint.PrettyPrinter().pprint(flags)
         return _run_imagenet(experiment, flags)
     print(flags)
-    return _run_semi_supervised(experiment, flags)
+    return _run_semi_supervised(experiment, flags, prepare_model, callbacks)

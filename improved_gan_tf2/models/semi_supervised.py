@@ -352,7 +352,7 @@ class SemiSupervisedGAN(keras.Model):
 
         def errors(logits):
             predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)
-            return tf.cast(tf.not_equal(predictions, tf.cast(labels, tf.int32)), tf.float32)
+            return tf.cast(tf.not_equal(predictions, tf.cast(labels, tf.int32)), losses.error_dtype(logits))
 
         averaged_logits = self.averaged_logits(images)
         self.trackers["test_err"].update_state(errors(averaged_logits), sample_weight=weights)

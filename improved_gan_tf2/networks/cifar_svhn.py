@@ -106,12 +106,12 @@ def cifar_svhn_discriminator(widths=(96, 192), input_noise="dropout", minibatch_
     for block, width in enumerate((w1, w2), start=1):
         for stride in (1, 1, 2):
             index += 1
-            h = layers.WeightNormConv2D(width, 3, strides=stride, padding="half", activation="leaky_relu",
+            h = layers.WeightNormConv2D(width, 3, strides=stride, padding="half", activation=layers.lrelu,
                                         name=f"conv_{index}")(h)
         h = keras.layers.Dropout(0.5, name=f"dropout_{block}")(h)
-    h = layers.WeightNormConv2D(w2, 3, padding="valid", activation="leaky_relu", name="conv_7")(h)
-    h = layers.WeightNormDense(w2, activation="leaky_relu", name="nin_1")(h)
-    h = layers.WeightNormDense(w2, activation="leaky_relu", name="nin_2")(h)
+    h = layers.WeightNormConv2D(w2, 3, padding="valid", activation=layers.lrelu, name="conv_7")(h)
+    h = layers.WeightNormDense(w2, activation=layers.lrelu, name="nin_1")(h)
+    h = layers.WeightNormDense(w2, activation=layers.lrelu, name="nin_2")(h)
     features = keras.layers.GlobalAveragePooling2D(dtype=OUTPUT_DTYPE, name="global_pool")(h)
     h = features
     if minibatch_kernels:

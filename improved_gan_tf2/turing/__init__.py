@@ -1,5 +1,5 @@
 """The human visual Turing test of Salimans et al., "Improved Techniques for Training GANs" (2016, Sec. 4, Fig. 2
-and Sec. 5.1), as a web application: annotators see one image at a time and answer "real" or "generated",
+and Sec. 6.1), as a web application: annotators see one image at a time and answer "real" or "generated",
 optionally told after each answer whether they were right; votes go to SQLite and ``report`` gives the accuracy
 (with a Wilson interval), the human error rate and the learning effect per condition.
 

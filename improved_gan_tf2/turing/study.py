@@ -16,7 +16,7 @@ feedback = true                # tell the annotator after each answer whether it
 n_generated = 50               # generated images shown to each annotator
 n_real = 50                    # real images shown to each annotator
 top_percent = 1                # optional: only the top 1 % of the generated images by their own term of the
-                               # Inception score, KL(p(y|x) || p(y)) (Salimans et al. 2016, Sec. 5.1)
+                               # Inception score, KL(p(y|x) || p(y)) (Salimans et al. 2016, Sec. 4)
 ```
 
 Every error is a :class:`StudyError` whose message is one line naming the file, the condition and the key.
