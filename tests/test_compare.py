@@ -326,7 +326,8 @@ def test_patcher_applies_every_patch_to_a_copy(tmp_path):
     before = {n: open(os.path.join(source, n)).read() for n in os.listdir(source)}
     lines = []
     applied = patcher.make_patched_copy(str(tmp_path / "checkout"), str(tmp_path / "copy"), log=lines.append)
-    assert len(lines) == len(applied) + 1 and all(line.startswith("patched ") for line in lines[:-1])
+    assert len(lines) == len(applied) + 2 and all(line.startswith("patched ") for line in lines[:-2])
+    assert lines[-1] == patcher.INSTRUMENTATION and "GaussianNoiseLayer" in lines[-1] and "DropoutLayer" in lines[-1]
     assert any("nn.py" in line and "cudnn_standins" in line for line in lines)
     for name, text in before.items():  # the checkout is untouched
         assert open(os.path.join(source, name)).read() == text
@@ -408,6 +409,26 @@ def test_command_line_errors_exit_2_without_traceback(tmp_path):
     result = subprocess.run([sys.executable, "-m", "improved_gan_tf2.compare", "step"], capture_output=True,
                             text=True, env=env, timeout=120)
     assert result.returncode == 2 and "Traceback" not in result.stderr and "required" in result.stderr
+
+
+@pytest.mark.parametrize("argv, named", [
+    (["loop", "--epochs=0"], "--epochs must be at least 1"),
+    (["loop", "--precision=float32"], "float64 only"),
+    (["loop", "--precision=float16"], "float16"),
+    (["step", "--precision=float16"], "float16"),
+    (["step", "--steps=0"], "--steps must be at least 1"),
+])
+def test_bad_mode_flags_exit_2_with_one_line_before_any_work(capsys, tmp_path, argv, named):
+    from improved_gan_tf2.compare.__main__ import main
+
+    checkout = str(tmp_path / "checkout")
+    fake_checkout(checkout)
+    work = tmp_path / "work"
+    code = main(argv + ["--script=train_mnist_feature_matching", f"--original_dir={checkout}",
+                        f"--env_dir={tmp_path / 'no_env'}", f"--work_dir={work}"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and err.strip().count("\n") == 0 and named in err, err
+    assert not work.exists()  # refused before anything was written
 
 
 # ----------------------------------------------------------------------------------------- pieces of the drivers

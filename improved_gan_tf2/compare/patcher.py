@@ -20,6 +20,15 @@ from improved_gan_tf2.compare.scripts import ORIGINAL_SUBDIR, SCRIPTS, SUPPORT_F
 DROPINS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dropins")
 DROPINS = ("cudnn_standins.py", "py3_compat.py")
 
+#: The instrumentation that step and loop modes add at run time, in the original's process (the copy's files are
+#: not changed for it): logged by ``setup`` with the patches.
+INSTRUMENTATION = (
+    "instrumented at run time by compare step and loop (improved_gan_tf2/compare/harness.py; the copy's files are "
+    "unchanged for it): MRG_RandomStreams.uniform and .normal return fed arrays, so that z, every "
+    "GaussianNoiseLayer and every DropoutLayer draw the numbers of dropins/fed_random.py that the port is fed too; "
+    "the compiled functions are wrapped to record parameters, averages and losses"
+)
+
 
 @dataclasses.dataclass(frozen=True)
 class Patch:
@@ -149,4 +158,5 @@ def make_patched_copy(original_dir, dest_dir, log=print) -> List[Patch]:
         times = f" ({patch.count} places)" if patch.count > 1 else ""
         log(f"patched {patch.file}: {patch.what}{times} -- {patch.why}")
     log(f"added {', '.join(DROPINS)} (written for this tool) to {dest_dir}")
+    log(INSTRUMENTATION)
     return patches
