@@ -220,8 +220,8 @@ def report(run_dirs, out_dir=None):
     read = [read_run(d) for d in run_dirs]
     runs = [run for run in read if run["history"].get("epoch")]
     without = [run["path"] for run in read if not run["history"].get("epoch")]
-    cli.require(runs, f"no history.csv rows in {', '.join(without)}: no epoch of these runs has finished, so there "
-                f"is nothing to report.")
+    cli.require(runs, f"no history.csv rows in {', '.join(without)}: no epoch of these runs has finished; run the "
+                f"training script until one does (or restore history.csv from a copy), then report again.")
     if without:
         print(f"note: left out {', '.join(without)}: no history.csv rows (no epoch finished).", file=sys.stderr)
     out_dir = out_dir or default_out_dir(run_dirs)

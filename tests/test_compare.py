@@ -586,6 +586,26 @@ def test_loop_mode_pieces():
     assert not loop.loop_patches(SCRIPTS["train_mnist_feature_matching"], None)
 
 
+def test_loop_mode_mnist_data_is_short_epochs_the_original_can_tile(tmp_path):
+    """MNIST loops train on MNIST_LOOP_TRAIN digits (10 iterations an epoch: within the rounding regime), read by the
+    port from the written file; the labelled set (10 x count) divides it, or the original fails; the custom-labels
+    script's labels are int32 (its T.ivector takes np.load as it is) and its split is patched to match."""
+    for name in ("train_mnist_feature_matching", "train_mnist_fm_custom_labels"):
+        flags, original_args, _ = loop.write_loop_data(SCRIPTS[name], str(tmp_path / name), seed=1)
+        assert flags["dataset"] == "mnist_npz" and flags["data_dir"] == str(tmp_path / name)
+        data = np.load(tmp_path / name / "mnist.npz")
+        if name == "train_mnist_feature_matching":
+            assert len(data["x_train"]) + len(data["x_valid"]) == loop.MNIST_LOOP_TRAIN
+        else:
+            labels = np.load(flags["labels"])
+            assert labels.dtype == np.int32 and flags["train_examples"] == loop.MNIST_LOOP_TRAIN
+            assert 0.05 < np.mean(labels != data["y_test"]) < 0.15   # 10% replaced at random (some by themselves)
+            text = "trainx = trainx[0:8000]\ntrainy = trainy[0:8000]\nt = y[:8000]\ntestx = x[8000:]\ny[8000:]"
+            patched = patcher.apply_patches(text, loop.loop_patches(SCRIPTS[name], None), "probe")
+            assert "8000" not in patched and f"[{loop.MNIST_LOOP_TRAIN}:]" in patched
+    assert loop.MNIST_LOOP_TRAIN % (10 * loop.LOOP_COUNTS["mnist"]) == 0
+
+
 # -------------------------------------------------------------------------------------------- the real thing
 
 
