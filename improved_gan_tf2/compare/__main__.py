@@ -1,13 +1,17 @@
-"""``python -m improved_gan_tf2.compare {setup,step,run}``: this port against the original release, side by side.
+"""``python -m improved_gan_tf2.compare {setup,step,loop,run}``: this port against the original release, side by side.
 
 - ``setup --original_dir=DIR [--lasagne=PATH_OR_URL] [--env_dir=DIR]``: the original's own virtual environment
   (Theano 1.0.5, Lasagne) and a patched copy of its scripts, made from a user's checkout of openai/improved-gan.
-- ``step --script=NAME --original_dir=DIR [--steps=K]``: K training iterations on both sides from the same
-  parameters and inputs, compared tensor by tensor.
+- ``step --script=NAME --original_dir=DIR [--steps=K] [--precision=float64]``: the init and K training iterations
+  on both sides from the same parameters, inputs and random numbers, compared tensor by tensor and loss by loss.
+- ``loop --script=NAME --original_dir=DIR [--epochs=E]``: both sides' whole training loops for E epochs in float64
+  with the same random numbers, compared epoch by epoch against a control run of the original.
 - ``run --script=NAME --original_dir=DIR --seeds=1,2,3 --epochs=E``: full runs of both on the same data, a
   Markdown table and a plot of test error against epoch.
 
-Bad input (not a checkout of the original, no environment, unknown script) ends with one line on stderr and
+Exit status 0 when every comparison passes, 1 at the first divergence (named on a ``FIRST DIVERGENCE:`` line).
+Bad input (not a checkout of the original, no environment, unknown script, ``--steps``/``--epochs`` below 1, an
+unknown ``--precision``) ends with one line on stderr and
 exit status 2.
 """
 import argparse

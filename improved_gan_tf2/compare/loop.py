@@ -53,8 +53,9 @@ CUSTOM_TRAIN_EXAMPLES = MNIST_LOOP_TRAIN
 #: Loop mode's limit: this many times the control run's largest relative distance from the original at that epoch
 #: (over every tensor and loss compared).
 LOOP_MULTIPLE = 100.0
-#: The control run's relative perturbation of every initial parameter, z and Gaussian-noise normal: 2**-50, about
-#: four units in the last place.
+#: The control run's relative perturbation of every initial parameter, z and Gaussian-noise normal: 2**-44
+#: (5.7e-14, 256 units in the last place of a float64): the size of the port's rounding differences, which are
+#: larger than one unit (other summation orders, oneDNN kernels).
 CONTROL_PERTURBATION = 2.0 ** -44
 RAMPS = {"cifar10": "epoch/400.", "svhn": "epoch/300."}
 
@@ -249,7 +250,7 @@ def run_loop_mode(script, args, log=print):
 
     result, original_lines = original("original_loop")
     log(f"the control: the original again, every initial parameter and every fed z and Gaussian-noise normal "
-        f"multiplied by 1 +- {CONTROL_PERTURBATION:.1e} (a few units in the last place): how far rounding-level "
+        f"multiplied by 1 +- {CONTROL_PERTURBATION:.1e} (256 units in the last place): how far rounding-level "
         "differences at every step carry over the epochs")
     control, control_log = original("original_loop_control", CONTROL_PERTURBATION)
     control_lines = [line for line in control_log if LINE.match(line)]
