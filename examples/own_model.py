@@ -1,8 +1,8 @@
 """The paper's layers in your own Keras model: an MNIST classifier with weight norm, virtual batch norm and
 minibatch discrimination, trained with ``fit``, saved, loaded and used one image at a time.
 
-Run it from the repository (about half a minute on a CPU): ``python examples/own_model.py``. The README's
-section "Using the layers in your own model" shows this file; ``tests/test_examples.py`` runs it.
+Run it from the repository (about half a minute on a CPU): ``python examples/own_model.py``. The section
+"Using the layers in your own model" of docs/layers.md shows this file; ``tests/test_examples.py`` runs it.
 """
 import os
 import tempfile
