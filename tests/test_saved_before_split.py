@@ -126,5 +126,5 @@ def test_the_checkpoint_restores_into_the_model_built_today():
 
 if __name__ == "__main__":  # pragma: no cover
     if sys.argv[1:] != ["--write"]:
-        sys.exit("usage: python tests/test_saved_before_split.py --write  (rewrites tests/artifacts/saved_before_split)")
+        sys.exit("usage: python tests/test_saved_before_split.py --write  (rewrites the files it tests)")
     write()

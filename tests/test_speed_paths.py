@@ -137,7 +137,8 @@ def test_held_discriminator_norms_leave_the_step_unchanged(rng, monkeypatch, gen
                                           rng.rand(8, 784).astype(np.float32), rng.rand(8, 784).astype(np.float32)))
     computed = []
     compute = weight_norm._WeightNormBase._kernel_scales
-    monkeypatch.setattr(weight_norm._WeightNormBase, "_kernel_scales", lambda self: computed.append(self.name) or compute(self))
+    monkeypatch.setattr(weight_norm._WeightNormBase, "_kernel_scales",
+                        lambda self: computed.append(self.name) or compute(self))
     results, counts = [], []
     for hold in (True, False):
         if not hold:
