@@ -49,9 +49,10 @@ def switched(parts):
     import tensorflow as tf
 
     from improved_gan_tf2 import layers, optimizers
+    from improved_gan_tf2.layers import weight_norm
     from improved_gan_tf2.models import semi_supervised
 
-    saved = [(layers.GaussianNoise, "call"), (optimizers.ParameterAverage, "update"), (layers, "_normalizing_factors"),
+    saved = [(layers.GaussianNoise, "call"), (optimizers.ParameterAverage, "update"), (weight_norm, "_normalizing_factors"),
              (semi_supervised, "held_weight_norms")]
     saved = [(owner, name, owner.__dict__[name]) for owner, name in saved]
     adam_step = optimizers.OriginalAdam.__dict__["_backend_update_step"]
@@ -70,9 +71,9 @@ def switched(parts):
     if "norm_per_pass" in parts:
         semi_supervised.held_weight_norms = lambda model: contextlib.nullcontext()
     if "no_norm" in parts:
-        layers._normalizing_factors = lambda kernel, scale, epsilon, axes: scale
+        weight_norm._normalizing_factors = lambda kernel, scale, epsilon, axes: scale
     elif "autodiff_norm" in parts:
-        layers._normalizing_factors = lambda kernel, scale, epsilon, axes: scale / tf.sqrt(
+        weight_norm._normalizing_factors = lambda kernel, scale, epsilon, axes: scale / tf.sqrt(
             epsilon + tf.reduce_sum(tf.square(kernel), axis=axes))
     try:
         yield

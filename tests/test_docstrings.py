@@ -50,7 +50,7 @@ def test_the_layers_are_documented_with_examples():
             for heading in ("Args:", "Input shape:", "Output shape:", ">>> "):
                 assert heading in doc, (name, heading)
             assert "Inference" in doc, name
-            assert f"{layers.__name__}.{name}" in {test.name for test in EXAMPLES}, name
+            assert f"{obj.__module__}.{name}" in {test.name for test in EXAMPLES}, name
 
 
 @pytest.mark.parametrize("test", EXAMPLES, ids=[test.name for test in EXAMPLES])

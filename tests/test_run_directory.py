@@ -3,8 +3,7 @@ it), and removing a lock file cannot let two processes hold the same run directo
 import fcntl
 import os
 
-from improved_gan_tf2 import training
-from improved_gan_tf2.training import LOCK_NAME, RunDirectory
+from improved_gan_tf2.training import LOCK_NAME, RunDirectory, run_directory
 
 FLAGS = {"seed": 1, "experiment": "train_mnist_feature_matching"}
 
@@ -50,7 +49,7 @@ class ReplacingFlock:
 def test_a_lock_file_replaced_before_it_is_locked_is_locked_anew(tmp_path, monkeypatch):
     (tmp_path / LOCK_NAME).write_text("")
     shim = ReplacingFlock(str(tmp_path / LOCK_NAME))
-    monkeypatch.setattr(training, "fcntl", shim)
+    monkeypatch.setattr(run_directory, "fcntl", shim)  # the module that locks
     run = RunDirectory(str(tmp_path), FLAGS)
     try:
         assert shim.calls == 2  # the first lock was on a file no longer at the path: dropped, and taken again

@@ -1,6 +1,6 @@
 """The faster paths of the training step (``docs/speed.md``) compute what the plain ones compute, bit for bit:
-the weight-normalized layers' own gradient of the norm (``layers._normalizing_factors``, fewer passes over the
-kernel than autodiff makes), ``OriginalAdam``'s update of all parameters in one XLA computation inside a
+the weight-normalized layers' own gradient of the norm (``layers.weight_norm._normalizing_factors``, fewer passes
+over the kernel than autodiff makes), ``OriginalAdam``'s update of all parameters in one XLA computation inside a
 ``tf.function``, and the parameter average's."""
 import numpy as np
 import pytest
@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from improved_gan_tf2 import layers as L
 from improved_gan_tf2 import optimizers
+from improved_gan_tf2.layers import weight_norm
 
 
 def autodiff_factors(kernel, scale, epsilon, norm_axes):
@@ -27,7 +28,7 @@ def test_norm_gradient_is_autodiffs_bit_for_bit(rng, shape, norm_axes, epsilon):
     scale = tf.constant(rng.rand(units).astype(np.float32) + 0.5)
     upstream = tf.constant(rng.randn(units).astype(np.float32))
     results = []
-    for factors in (L._normalizing_factors, autodiff_factors):
+    for factors in (weight_norm._normalizing_factors, autodiff_factors):
         with tf.GradientTape() as tape:
             tape.watch([kernel, scale])
             value = factors(kernel, scale, epsilon, norm_axes)
@@ -135,8 +136,9 @@ def test_held_discriminator_norms_leave_the_step_unchanged(rng, monkeypatch, gen
     data = tuple(tf.constant(a) for a in (rng.rand(8, 784).astype(np.float32), np.arange(8) % 10,
                                           rng.rand(8, 784).astype(np.float32), rng.rand(8, 784).astype(np.float32)))
     computed = []
-    compute = L._WeightNormBase._kernel_scales
-    monkeypatch.setattr(L._WeightNormBase, "_kernel_scales", lambda self: computed.append(self.name) or compute(self))
+    compute = weight_norm._WeightNormBase._kernel_scales
+    monkeypatch.setattr(weight_norm._WeightNormBase, "_kernel_scales",
+                        lambda self: computed.append(self.name) or compute(self))
     results, counts = [], []
     for hold in (True, False):
         if not hold:
@@ -152,5 +154,5 @@ def test_held_discriminator_norms_leave_the_step_unchanged(rng, monkeypatch, gen
         np.testing.assert_array_equal(held, fresh)
     # each step: one norm per discriminator layer for all the generator updates, instead of one per pass (two
     # passes of one update for feature matching, one pass of each of two updates for the minibatch loss)
-    normalized = sum(isinstance(layer, L._WeightNormBase) for layer in gan.discriminator.layers)
+    normalized = sum(isinstance(layer, weight_norm._WeightNormBase) for layer in gan.discriminator.layers)
     assert counts[1] - counts[0] == (1 if compiled else 2) * normalized, counts
