@@ -439,6 +439,7 @@ def _check_outputs(out_dir, stdout, epochs, test_examples, grid_shape):
     return json.load(open(os.path.join(out_dir, "flags.json"))), summary
 
 
+@pytest.mark.slow  # 35 s; the CIFAR minibatch and both SVHN scripts run in the default suite
 def test_cifar_feature_matching_script(script_runs):
     out_dir, stdout = script_runs("cifar_fm")
     # 10 samples: img_tile's ceil(sqrt(10)) = 4 x 4 grid of 32 + 1 pixels, less the last border

@@ -137,7 +137,7 @@ def cifar(tmp_path_factory, cifar_data):
 # ---------------------------------------------------------------------- what the issue asks, MNIST and CIFAR-shaped
 
 
-@pytest.mark.parametrize("name", ["mnist", "cifar"])
+@pytest.mark.parametrize("name", ["mnist", pytest.param("cifar", marks=pytest.mark.slow)])  # cifar: 20 s
 def test_the_saved_model_classifier_has_evaluates_test_error_exactly(name, request):
     exported = request.getfixturevalue(name)
     measured, standalone = exported["evaluate"], exported["standalone"]

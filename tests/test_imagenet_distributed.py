@@ -15,6 +15,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 
 from improved_gan_tf2.models import imagenet as gan_lib
 
@@ -170,6 +171,7 @@ def _free_ports(count):
     return ports
 
 
+@pytest.mark.slow  # 15-25 s: two worker processes; MirroredStrategy on two CPU devices runs by default
 def test_multi_worker_mirrored_strategy_on_two_local_workers(tmp_path):
     ports = _free_ports(2)
     cluster = {"worker": ["127.0.0.1:%d" % p for p in ports]}

@@ -218,7 +218,7 @@ def test_custom_labels_script_records_the_labelled_examples(tmp_path):
     assert result.returncode == 2 and "has 100 labels" in result.stderr and "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("script", [FEATURE_MATCHING, MINIBATCH])
+@pytest.mark.parametrize("script", [FEATURE_MATCHING, pytest.param(MINIBATCH, marks=pytest.mark.slow)])
 def test_mnist_scripts_label_the_originals_examples_with_seeds_apart(tmp_path, script):
     """--seed=2 and --seed_data=3: the labelled examples (``labelled_indices.npy``) are the ones the original
     script picks, a transcription of its code (numpy_reference.original_labelled_and_epochs)."""

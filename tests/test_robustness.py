@@ -506,7 +506,8 @@ def test_help_lists_the_scripts_own_flags(script, flag):
     assert f"  {flag}:" in result.stdout and "Traceback" not in result.stderr, result.stdout[-2000:]
 
 
-@pytest.mark.parametrize("script, args", [(FEATURE_MATCHING, ()), (MINIBATCH, ("--count=5",))])
+@pytest.mark.parametrize("script, args", [(FEATURE_MATCHING, ()),
+                                          pytest.param(MINIBATCH, ("--count=5",), marks=pytest.mark.slow)])
 def test_the_readme_command_prints_no_tensorflow_noise_and_says_where_the_results_are(tmp_path, script, args):
     env = {key: value for key, value in ENV.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
     out_dir = str(tmp_path / "run")
