@@ -669,18 +669,27 @@ PLANTS = [
 ]
 
 
+class _OriginalRuns(dict):
+    """The unchanged port against the original in each run of :data:`PLANT_RUNS`, made on first use (so that ``-k``
+    selects which run): ``(arguments, completed process)``; the work directories keep the original's outputs for
+    the plants."""
+
+    def __init__(self, original_dir, env_dir, work):
+        super().__init__()
+        self.original_dir, self.env_dir, self.work = original_dir, env_dir, work
+
+    def __missing__(self, name):
+        mode, script, extra = PLANT_RUNS[name]
+        args = [mode, f"--script={script}", f"--original_dir={self.original_dir}", f"--env_dir={self.env_dir}",
+                f"--work_dir={self.work / name}"] + extra
+        self[name] = (args, _compare(ROOT, *args))
+        return self[name]
+
+
 @pytest.fixture(scope="module")
 def original_runs(tmp_path_factory):
-    """The unchanged port against the original in each run of :data:`PLANT_RUNS`: exit status 0, and the work
-    directories (the original's outputs) for the plants."""
     original_dir, env_dir = _original()
-    work = tmp_path_factory.mktemp("compare_runs")
-    results = {}
-    for name, (mode, script, extra) in PLANT_RUNS.items():
-        args = [mode, f"--script={script}", f"--original_dir={original_dir}", f"--env_dir={env_dir}",
-                f"--work_dir={work / name}"] + extra
-        results[name] = (args, _compare(ROOT, *args))
-    return results
+    return _OriginalRuns(original_dir, env_dir, tmp_path_factory.mktemp("compare_runs"))
 
 
 @pytest.mark.parametrize("run_name", sorted(PLANT_RUNS))
