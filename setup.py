@@ -36,5 +36,5 @@ setup(
         "waitress",  # its production WSGI server
         "matplotlib",  # the plots of report and compare run (Agg backend)
     ],
-    extras_require={"test": ["pytest", "selenium"]},
+    extras_require={"test": ["pytest", "pytest-xdist", "selenium"]},
 )
