@@ -113,8 +113,7 @@ def write_loop_data(script, data_dir, seed):
     return ({"dataset": "mnist_npz", "data_dir": data_dir, "labels": labels_path,
              "train_examples": CUSTOM_TRAIN_EXAMPLES}, [f"--labels={labels_path}", "--balance=True"],
             f"the shipped MNIST sample's 5,000 digits as the test set (the first {CUSTOM_TRAIN_EXAMPLES:,} train, the "
-            f"rest test), "
-            f"labels with 10% replaced at random ({labels_path})")
+            f"rest test), labels with 10% replaced at random ({labels_path})")
 
 
 def float64_images(load_data, dataset):
