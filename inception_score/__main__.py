@@ -3,7 +3,7 @@
 IMAGES (and OTHER) is a ``.npy``/``.npz`` array of shape (N, H, W, 3) in 0..255 (NCHW arrays are transposed),
 or a directory of PNG/JPEG files. Prints ``Inception score: M ± S`` (Salimans et al., 2016, Sec. 4) and, with
 ``--fid``, ``FID: F`` between IMAGES and OTHER (Heusel et al., 2017). The graph is found as
-:func:`inception_score.model.find_graph` says (``--model_dir``, ``$INCEPTION_DIR``, the cache directory). Bad
+:func:`inception_score.graph.find_graph` says (``--model_dir``, ``$INCEPTION_DIR``, the cache directory). Bad
 input (a path, a format, pixel values, a flag, a missing graph) is one line ``error: ...`` and exit status 2.
 """
 import os
@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 
-from inception_score.model import ArrayKeyError, UnreadableArrayError, read_array_file
+from inception_score.arrays import ArrayKeyError, UnreadableArrayError, read_array_file
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 

@@ -19,6 +19,7 @@ import scipy.special
 import tensorflow as tf
 
 from inception_score import fake_graph, model
+from inception_score import graph as inception_graph  # `graph` is a fixture below
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SIZE = 16  # the fake graph resizes to SIZE x SIZE (the real one to 299)
@@ -298,7 +299,7 @@ def test_download_then_unpack(graph, tmp_path, monkeypatch):
         calls.append((url, timeout))
         return _Response(data)
 
-    monkeypatch.setattr(model.urllib.request, "urlopen", urlopen)
+    monkeypatch.setattr(inception_graph.urllib.request, "urlopen", urlopen)
     target = str(tmp_path / "target")
     os.makedirs(target)  # an explicit model_dir must exist (test_missing_model_dir_is_not_created)
     path = model.find_graph(target, download=True)
@@ -320,7 +321,7 @@ def test_failed_download_leaves_nothing(graph, tmp_path, monkeypatch, failure):
             return _Response(data, fail_after=len(data) // 2)
         return _Response(data[:len(data) // 2], length=len(data))
 
-    monkeypatch.setattr(model.urllib.request, "urlopen", urlopen)
+    monkeypatch.setattr(inception_graph.urllib.request, "urlopen", urlopen)
     target = tmp_path / "target"
     target.mkdir()
     with pytest.raises(model.InceptionGraphNotFoundError,
@@ -335,7 +336,7 @@ def test_missing_model_dir_is_not_created(tmp_path, monkeypatch):
     def urlopen(url, timeout=None):
         raise AssertionError("no download for a mistyped model_dir")
 
-    monkeypatch.setattr(model.urllib.request, "urlopen", urlopen)
+    monkeypatch.setattr(inception_graph.urllib.request, "urlopen", urlopen)
     typo = str(tmp_path / "typo")
     with pytest.raises(model.InceptionGraphNotFoundError, match="--model_dir=%s: no such file or directory"
                        % re.escape(typo)):
