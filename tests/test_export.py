@@ -490,3 +490,24 @@ def test_the_readme_examples_run_as_written(mnist, tmp_path):
     predictions = re.match(r"\[[0-9 ]+\]", keras_classifier).group(0)  # five digits' classes
     assert len(predictions.split()) == 5 and saved_classifier.startswith(predictions)
     assert keras_generator == saved_generator == "(100, 28, 28, 1) (100, 28, 28, 1)"
+
+
+def test_the_export_pages_commands_run_as_written(mnist, tmp_path):
+    """docs/export.md's three commands, in a checkout holding the run as runs/mnist_sample (RUN_DIR) and DIR a
+    directory beside it: the default export into the run, checkpoint 1 into DIR, then DIR replaced by SavedModels
+    only."""
+    import docs_pages
+
+    shown = docs_pages.commands(docs_pages.block(
+        "docs/export.md", "Exporting a trained run: its classifier and its generator, for use outside this project").text)
+    assert len(shown) == 3 and all(words[:3] == ["python", "-m", "improved_gan_tf2.export"] for words in shown)
+    work = docs_pages.checkout(tmp_path / "work", {"mnist_sample": mnist["run"].path})
+    both = ["classifier", "classifier.keras", "generator", "generator.keras", "manifest.json"]
+    expected = [("runs/mnist_sample/export", both), ("DIR", both), ("DIR", ["classifier", "generator", "manifest.json"])]
+    for words, (out, files) in zip(shown, expected):
+        words = [word.replace("RUN_DIR", "runs/mnist_sample") for word in words]
+        result = docs_pages.run(words, work)
+        assert result.returncode == 0, (words, result.stderr[-3000:])
+        assert sorted(os.listdir(os.path.join(work, out))) == files, words
+    manifest = json.load(open(os.path.join(work, "DIR", "manifest.json")))
+    assert manifest["checkpoint_number"] == 1
