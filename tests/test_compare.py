@@ -1,11 +1,13 @@
 """improved_gan_tf2.compare: cuDNN semantics of the CPU stand-ins, the data writers, the patcher, argument errors.
 
-Nothing here needs Theano or a checkout of the original, except two tests that run only when the environment
+Nothing here needs Theano or a checkout of the original, except the tests that run only when the environment
 says where they are: ``IGAN_ORIGINAL_PYTHON`` (the Python of an environment made by ``compare setup``) and
-``IGAN_ORIGINAL_DIR`` (a checkout of openai/improved-gan).
+``IGAN_ORIGINAL_DIR`` (a checkout of openai/improved-gan); among them, the last section's run of the compare
+commands of README.md and docs/compare.md as the pages write them.
 """
 import os
 import pickle
+import re
 import shutil
 import subprocess
 import sys
@@ -720,3 +722,184 @@ def test_a_planted_bug_fails_the_comparison(original_runs, plant, tmp_path):
     assert result.returncode == 1, f"{name}: exit {result.returncode}\n" + output[-3000:]
     divergence = [line for line in output.splitlines() if line.startswith("FIRST DIVERGENCE: ")]
     assert divergence and divergence[0][len("FIRST DIVERGENCE: "):].startswith(named), (name, divergence)
+
+
+# ------------------------------------------------------------------------------ the pages' commands, as written
+
+#: The bash blocks of compare commands a user reads: (page, heading, index of the bash block under that heading).
+COMPARE_BLOCKS = [("README.md", "Comparing with the original release", 0),
+                  ("docs/compare.md", "Comparing with the original release", 0),
+                  ("docs/compare.md", "run: full runs, test error against epoch", 0)]
+COMPARE = ["python", "-m", "improved_gan_tf2.compare"]
+
+
+def _page_compare_commands():
+    """``(where, words)`` of every ``python -m improved_gan_tf2.compare`` command of :data:`COMPARE_BLOCKS`, read
+    from the pages (``where``: the page and the line of its block)."""
+    from docs_pages import block, commands
+
+    found = []
+    for page, heading, index in COMPARE_BLOCKS:
+        chosen = block(page, heading, "bash", index)
+        found += [(chosen.where, words) for words in commands(chosen.text) if words[:3] == COMPARE]
+    return found
+
+
+def _as_run_here(words, original_dir, env_dir):
+    """A page's compare command as this test runs it: only the placeholders and the long settings replaced --
+    ``--original_dir`` (``PATH/TO/improved-gan`` or ``...``) by the checkout, the optional ``[--flag=VALUE]`` by
+    what this machine has (``--env_dir``: the environment of IGAN_ORIGINAL_PYTHON; ``--lasagne``: the default
+    source, which ``setup`` does not fetch for an environment that already imports Lasagne), ``--steps`` and
+    ``--epochs`` by 1 and ``--seeds`` by its first seed. Every flag keeps the page's spelling."""
+    from improved_gan_tf2.compare.env import DEFAULT_LASAGNE
+
+    optional_values = {"--env_dir": env_dir, "--lasagne": DEFAULT_LASAGNE}
+    out = []
+    for word in words:
+        optional = re.fullmatch(r"\[(--[\w-]+=[^\]]*)\]", word)
+        flag, _, value = (optional.group(1) if optional else word).partition("=")
+        if optional:
+            assert flag in optional_values, f"an optional flag this test does not know how to fill: {word}"
+            word = f"{flag}={optional_values[flag]}"
+        elif flag == "--original_dir":
+            assert value in ("PATH/TO/improved-gan", "..."), f"--original_dir is not a placeholder: {word}"
+            word = f"{flag}={original_dir}"
+        elif flag in ("--steps", "--epochs"):
+            word = f"{flag}=1"
+        elif flag == "--seeds":
+            word = f"{flag}={value.split(',')[0]}"
+        out.append(word)
+    left = [w for w in out if "PATH/TO" in w or "..." in w or w.startswith("[")]
+    assert not left, f"placeholders left in {' '.join(out)}: {left}"
+    return out
+
+
+def _run_out_dir(words, cwd):
+    """Where a run-mode command writes: its ``--out_dir``, else ``runs/compare_<script>``, under ``cwd``."""
+    flags = dict(word.partition("=")[::2] for word in words[4:])
+    return os.path.join(cwd, flags.get("--out_dir") or f"runs/compare_{flags['--script']}")
+
+
+def _check_compare_command(where, words, cwd, env, env_dir, kept=False):
+    """Run one compare command (its words as :func:`_as_run_here` made them) in ``cwd`` and check what the pages
+    say its mode does; an AssertionError naming the page and the command otherwise. ``kept``: a run-mode command
+    whose results.json holds both sides' runs already, which it must keep (and still tabulate and plot)."""
+    from docs_pages import run as run_page_command
+
+    result = run_page_command(words, cwd, timeout=3600, env=env)
+    output = result.stdout + result.stderr
+    said = f"{where}: {' '.join(words)}\nexit {result.returncode}\n{output[-4000:]}"
+    assert result.returncode == 0, said
+    mode = words[3]
+    lines = result.stdout.strip().splitlines()
+    if mode == "setup":   # the patched copy, each patch printed with its reason; the working environment kept
+        assert f"environment {os.path.join(env_dir, 'venv')} already imports Theano and Lasagne; kept" in output, said
+        assert len([line for line in lines if line.startswith("patched ") and " -- " in line]) == \
+            len(patcher.all_patches()), said
+        assert any(line.startswith(f"original environment ready in {env_dir}: ") for line in lines), said
+        for script in SCRIPTS.values():
+            assert os.path.isfile(os.path.join(env_dir, "scripts", script.file)), said
+    elif mode in ("step", "loop"):   # exit 0, no divergence, the last line the verdict
+        assert not any(line.startswith("FIRST DIVERGENCE") for line in lines), said
+        assert lines[-1].startswith("max_rel_diff=") and "precision=float64" in lines[-1], said
+        if mode == "step":
+            assert float(lines[-1].split()[0].split("=")[1]) <= 1e-9, said
+    else:   # run: a Markdown table and a plot of test error against epoch, in --out_dir (runs/compare_<script>)
+        assert mode == "run", said
+        flags = dict(word.partition("=")[::2] for word in words[4:])
+        out = _run_out_dir(words, cwd)
+        done = [line for line in lines if line.endswith(f"_seed{flags['--seeds']}: done before "
+                                                        f"({os.path.join(out, 'results.json')}), kept")]
+        assert len(done) == (2 if kept else 0), said
+        with open(os.path.join(out, "table.md")) as stream:
+            table = stream.read().splitlines()
+        seed = flags["--seeds"]
+        assert table[0].startswith("| seed | original: ") and any(row.startswith(f"| {seed} | ") for row in table), \
+            said + "\n".join(table)
+        with open(os.path.join(out, "test_error.png"), "rb") as stream:
+            assert stream.read(8) == b"\x89PNG\r\n\x1a\n", said
+        assert lines[-1] == f"table: {os.path.join(out, 'table.md')}; plot: {os.path.join(out, 'test_error.png')}", said
+
+
+def test_the_pages_compare_commands_run_as_written(tmp_path):
+    """Every compare command of README.md's and docs/compare.md's blocks (:data:`COMPARE_BLOCKS`), from the page
+    text, run in a checkout-like directory with the original of IGAN_ORIGINAL_DIR and the environment of
+    IGAN_ORIGINAL_PYTHON (also the default of the commands without --env_dir, through IGAN_ORIGINAL_ENV), at 1
+    step, 1 epoch and one seed: setup exits 0 keeping the environment, step and loop exit 0 with their verdict line,
+    run writes its table and plot. A command that two pages show alike is run once; a run command that differs from
+    an earlier one only in ``--out_dir`` starts from that one's results.json (run mode's resumption: it keeps both
+    sides' runs and writes its own table and plot), which saves both sides' training a second time."""
+    import time
+
+    from docs_pages import checkout
+    from helpers import ENV
+    from improved_gan_tf2.compare.env import check_env
+
+    original_dir, env_dir = _original()
+    check_env(env_dir, original_dir)   # a working environment, which setup keeps (it would otherwise build one)
+    env = dict(ENV, IGAN_ORIGINAL_ENV=env_dir)
+    cwd = checkout(tmp_path / "checkout")
+    seen, runs, ran = set(), {}, []
+    page_commands = _page_compare_commands()
+    assert {words[3] for _, words in page_commands} == {"setup", "step", "loop", "run"}, page_commands
+    for where, words in page_commands:
+        words = _as_run_here(words, original_dir, env_dir)
+        if tuple(words) in seen:
+            continue
+        seen.add(tuple(words))
+        kept = False
+        if words[3] == "run":
+            same = tuple(word for word in words if not word.startswith("--out_dir="))
+            out = _run_out_dir(words, cwd)
+            if same in runs and runs[same] != out:
+                os.makedirs(out)
+                shutil.copyfile(os.path.join(runs[same], "results.json"), os.path.join(out, "results.json"))
+                kept = True
+            runs.setdefault(same, out)
+        started = time.time()
+        _check_compare_command(where, words, cwd, env, env_dir, kept)
+        ran.append(f"{time.time() - started:4.0f} s  {where}: {' '.join(words[3:5])}" + (" (kept)" if kept else ""))
+    print("\n".join(ran))
+
+
+def test_a_misspelt_flag_in_a_page_command_fails_the_check(tmp_path):
+    """The check above is not blind to the page: a copy of the page's step command with ``--steps`` misspelt fails
+    it (the tool exits 2 on the unknown flag, before looking for the original)."""
+    from docs_pages import checkout
+    from helpers import ENV
+
+    where, words = next((where, words) for where, words in _page_compare_commands() if words[3] == "step")
+    planted = [word.replace("--steps=", "--stpes=") for word in words]
+    assert planted != words
+    planted = _as_run_here(planted, str(tmp_path / "original"), str(tmp_path / "env"))
+    with pytest.raises(AssertionError, match=r"(?s)exit 2\n.*unrecognized arguments: --stpes=3"):
+        _check_compare_command(where, planted, checkout(tmp_path / "checkout"), ENV, str(tmp_path / "env"))
+
+
+def test_the_pages_test_command_sets_what_this_files_gate_reads(monkeypatch):
+    """docs/compare.md's pytest command (under "Not compared, and the tests") runs this file with exactly the
+    variables its gate reads: with the page's assignments (and no other IGAN_ORIGINAL_*) the gated tests run, without
+    any one of them they are skipped; its Python is the one ``setup`` makes by default."""
+    from docs_pages import block, commands
+    from improved_gan_tf2.compare.env import env_dir
+
+    chosen = block("docs/compare.md", "Not compared, and the tests", "bash")
+    (words,) = commands(chosen.text)
+    assignments = {}
+    while re.fullmatch(r"[A-Za-z_]\w*=.*", words[0]):
+        name, _, value = words.pop(0).partition("=")
+        assignments[name] = os.path.expanduser(value)   # the shell expands ~ after = in an assignment
+    assert words[:3] == ["python", "-m", "pytest"] and "tests/test_compare.py" in words[3:], (chosen.where, words)
+    assert sorted(assignments) == ["IGAN_ORIGINAL_DIR", "IGAN_ORIGINAL_PYTHON"], chosen.where
+    for name in [name for name in os.environ if name.startswith("IGAN_ORIGINAL")]:
+        monkeypatch.delenv(name)
+    for name, value in assignments.items():
+        monkeypatch.setenv(name, value)
+    original_dir, root = _original()   # not skipped
+    assert original_dir == assignments["IGAN_ORIGINAL_DIR"] and root == env_dir(None)
+    assert _original_python() == assignments["IGAN_ORIGINAL_PYTHON"]
+    for name in assignments:
+        with monkeypatch.context() as without:
+            without.delenv(name)
+            with pytest.raises(pytest.skip.Exception, match=name):
+                _original()
