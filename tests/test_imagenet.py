@@ -2,6 +2,7 @@
 (tests/numpy_reference_imagenet.py): layers, networks, losses, training step, records and scripts.
 The distributed tests are in tests/test_imagenet_distributed.py."""
 import os
+import re
 import subprocess
 import sys
 
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import docs_pages
 import numpy_reference as ref
 import numpy_reference_imagenet as iref
 from improved_gan_tf2 import layers as L
@@ -468,3 +470,38 @@ def test_training_script_rejects_bad_flags_and_data_in_one_line(tmp_path):
                     f"--checkpoint_dir={tmp_path}/c", f"--sample_dir={tmp_path}/s"])
     assert missing.returncode != 0 and "Traceback" not in missing.stderr
     assert missing.stderr.strip().splitlines()[-1].startswith("train_imagenet.py: error: No TFRecord file matches")
+
+
+@pytest.mark.slow  # four TensorFlow processes: 1m45 of CPU, 2 to 6 minutes on this shared 2-core machine
+def test_the_experiments_pages_imagenet_smoke_command_runs(tmp_path):
+    """docs/experiments.md's smoke command (imagenet/README.md's too) run as written in a checkout, its --workdir
+    moved into tmp_path (the default --steps: the files it lists depend on them): it prints the list of what it
+    wrote that imagenet/README.md gives, and writes those files."""
+    import fnmatch
+
+    (command,) = docs_pages.commands(docs_pages.block("docs/experiments.md",
+                                                      "ImageNet 128x128 (paper Sec. 6.4, Fig. 6)").text)
+    readme = docs_pages.block("imagenet/README.md", "4. Smoke run")
+    assert docs_pages.commands(readme.text) == [command]
+    assert command[:2] == ["python", "imagenet/smoke.py"] and command[2].startswith("--workdir="), command
+    workdir = str(tmp_path / os.path.basename(command[2].split("=", 1)[1]))
+    work = docs_pages.checkout(tmp_path / "work")
+    result = docs_pages.run(command[:2] + ["--workdir=" + workdir] + command[3:], work, timeout=1800)
+    assert result.returncode == 0, result.stderr[-3000:]
+    # what imagenet/README.md says: the paragraph after its block
+    after = docs_pages.read(readme.page).splitlines()[readme.line + readme.text.count("\n") + 1:]
+    after = after[next(i for i, line in enumerate(after) if line.strip()):]
+    paragraph = " ".join(after[:after.index("")])
+    images, classes = re.search(r"Draws (\d+) JPEGs in (\d+) class folders", paragraph).groups()
+    listed = paragraph.split("lists what it wrote:", 1)[1]
+    promised = [code for _, code in docs_pages.code_spans_of_text(listed)]
+    assert "smoke_32.tfrecords" in promised and "logs/" in promised, promised
+    wrote = result.stdout.split("\nwrote:\n", 1)[1].splitlines()
+    assert wrote[-1] == f"  images/: {images} generated JPEGs in {classes} class folders"
+    written = [re.match(r"  (\S+) \((\d+) bytes\)$", line).group(1) for line in wrote[:-1]]
+    for pattern in promised:
+        if pattern.endswith("/"):  # the TensorBoard event files
+            pattern += "events.out.tfevents.*"
+        matches = fnmatch.filter(written, pattern)
+        assert matches, (pattern, written)
+        assert all(os.path.getsize(os.path.join(workdir, name)) > 0 for name in matches)

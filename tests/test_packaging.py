@@ -1,11 +1,13 @@
 """``setup.py``'s ``python_requires`` admits only Pythons the code runs on: no module imports a standard-library
 module newer than the declared floor (``tomllib`` is 3.11's), and every file parses with the floor's grammar.
-CI (``.ci/run``) runs the suite on the floor's interpreter when the machine has it."""
+CI (``.ci/run``) runs the suite on the floor's interpreter when the machine has it, with the README's install and
+test commands."""
 import ast
 import os
 import re
 import sys
 
+import docs_pages
 from helpers import ROOT
 
 #: Standard-library modules added after Python 3.8, with the version that added them.
@@ -62,3 +64,30 @@ def test_the_check_sees_a_module_newer_than_the_floor(tmp_path):
     assert needed_version(str(planted)) == ((3, 11), "tomllib")
     planted.write_text("from zoneinfo import ZoneInfo\n")
     assert needed_version(str(planted)) == ((3, 9), "zoneinfo")
+
+
+def and_parts(words):
+    """The commands of one shell line joined by ``&&`` (its words), in order."""
+    parts = [[]]
+    for word in words:
+        if word == "&&":
+            parts.append([])
+        else:
+            parts[-1].append(word)
+    return parts
+
+
+def test_ci_runs_the_readmes_test_command():
+    """The README's second command under "Two commands on a fresh machine" ("the same command CI runs"): its pip
+    install is the one ``.ci/run`` runs (as ``python -m pip``, ``--quiet``), and its pytest command is the last
+    command of ``.ci/run``, so that CI's exit status is that of the README's test command."""
+    (line,) = docs_pages.commands(docs_pages.block("README.md", "Two commands on a fresh machine", index=1).text)
+    parts = and_parts(line)
+    install = next(part for part in parts if part[:2] == ["pip", "install"])
+    test = parts[-1]
+    assert test[:3] == ["python", "-m", "pytest"], parts
+    ci = docs_pages.commands(open(os.path.join(ROOT, ".ci", "run"), encoding="utf-8").read())
+    installs = [[word for word in command[2:] if word != "--quiet"] for command in ci
+                if command[:4] == ["python", "-m", "pip", "install"]]
+    assert install in installs, (install, installs)
+    assert ci[-1] == test, (ci[-1], test)

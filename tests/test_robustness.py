@@ -18,6 +18,7 @@ import time
 import numpy as np
 import pytest
 
+import docs_pages
 from helpers import CUSTOM_LABELS, ENV, FEATURE_MATCHING, MINIBATCH, ROOT, history, run_script
 
 ITERATION = re.compile(r"^Iteration (\d+), ", re.M)
@@ -330,6 +331,68 @@ def test_when_no_checkpoint_restores_the_run_stops_with_one_line_and_changes_not
     line = one_line_error(run_script(FEATURE_MATCHING, *SAMPLE, "--epochs=2", f"--out_dir={out_dir}"))
     assert "no checkpoint in" in line and "ckpt-1: " in line and "Checksum does not match" in line
     assert sorted(os.listdir(os.path.join(out_dir, "checkpoints"))) == before
+
+
+def _lines_without_time(stdout):
+    """{epoch: the original's per-epoch line without its time} of a run's output."""
+    return {int(epoch): rest for epoch, rest in re.findall(r"^Iteration (\d+), time = \d+s, (.*)$", stdout, re.M)}
+
+
+def test_the_troubleshooting_pages_cut_checkpoint_example_runs_as_written(tmp_path, mnist_sample_run):
+    """docs/troubleshooting.md's example of the fault matrix (train, overwrite the newest checkpoint's data with
+    random bytes, train one epoch further) run as written from the page in a checkout, one epoch shorter: its first
+    command is conftest.py's 2-epoch run (copied), the cut goes to ckpt-2 and the resume asks for one epoch fewer.
+    It prints what the paragraph after the block says, shifted by that epoch: the one note naming the skipped
+    checkpoint and where it went, the resume after the epoch before it, and the lines of the epochs trained again,
+    the same as an undamaged run's (conftest's, which has all but the last)."""
+    page = "docs/troubleshooting.md"
+    example = docs_pages.block(page, "Damaged files: the fault matrix")
+    train, cut, resume = docs_pages.commands(example.text)
+    flags = {name: dict(word.split("=", 1) for word in words[2:]) for name, words in
+             (("train", train), ("resume", resume))}
+    # the first command is conftest.py's (the README's main command) but for --epochs and --out_dir
+    assert train[:2] == resume[:2] == ["python", "mnist_svhn_cifar/train_mnist_feature_matching.py"], train
+    assert flags["train"].keys() == flags["resume"].keys() == {"--dataset", "--epochs", "--out_dir"}
+    assert flags["train"]["--dataset"] == flags["resume"]["--dataset"] == "mnist_sample"
+    out_dir, epochs = flags["train"]["--out_dir"], int(flags["train"]["--epochs"])
+    assert flags["resume"]["--out_dir"] == out_dir and out_dir.startswith("runs/")
+    assert int(flags["resume"]["--epochs"]) == epochs + 1
+    shift = epochs - 2  # what the page's run has trained and the copied one has not
+    newest = f"{out_dir}/checkpoints/ckpt-{epochs}"
+    assert cut[:2] == ["head", "-c"] and cut[-2:] == [">", newest + ".data-00000-of-00001"], cut
+    # what the page says happens: the paragraph after the block
+    after = docs_pages.read(page).splitlines()[example.line + example.text.count("\n") + 1:]  # past its fence
+    after = after[next(i for i, line in enumerate(after) if line.strip()):]
+    paragraph = " ".join(after[:after.index("")])
+    (note,) = [code for _, code in docs_pages.code_spans_of_text(paragraph) if code.startswith("note: ")]
+    said = re.search(r"resumes after epoch (\d+) and prints the lines of epochs (\d+) and (\d+) an undamaged run "
+                     r"prints", paragraph)
+    assert said, paragraph
+    resumed_after, again = int(said.group(1)) - shift, [int(e) - shift for e in said.group(2, 3)]
+    note = note.replace(newest, f"{out_dir}/checkpoints/ckpt-{epochs - shift}")
+
+    work = docs_pages.checkout(tmp_path / "work", {os.path.relpath(out_dir, "runs"): mnist_sample_run[0]})
+    # the cut as written (through the shell, for its redirection), on the copy's newest checkpoint
+    done = docs_pages.run(["bash", "-c", " ".join(cut).replace(f"ckpt-{epochs}", f"ckpt-{epochs - shift}")], work)
+    assert done.returncode == 0, done.stderr
+    result = docs_pages.run([word.replace(f"--epochs={epochs + 1}", f"--epochs={epochs + 1 - shift}")
+                             for word in resume], work)
+    assert result.returncode == 0 and result.stderr == "", result.stderr[-3000:]
+    # (the page's paths are relative to where the commands run; the script prints them absolute)
+    run_dir = os.path.join(work, out_dir)
+    notes = [line for line in result.stdout.splitlines() if line.startswith("note:")]
+    assert notes == [note.replace(f"{out_dir}/", f"{run_dir}/")], result.stdout
+    assert f"Resuming {run_dir} after epoch {resumed_after} " in result.stdout, result.stdout
+    # the epochs trained again: the undamaged run's line where it has one (conftest's run stopped before the last;
+    # -m slow compares that one too, in test_fault_matrix.py's run of these commands at their length)
+    lines = _lines_without_time(result.stdout)
+    undamaged = _lines_without_time(mnist_sample_run[1])
+    assert sorted(lines) == again and again[0] in undamaged, (lines, again)
+    assert {epoch: line for epoch, line in lines.items() if epoch in undamaged} == {
+        epoch: undamaged[epoch] for epoch in again if epoch in undamaged}
+    assert history(run_dir)[:-1] == history(mnist_sample_run[0])
+    skipped = os.path.join(run_dir, "checkpoints", "skipped", f"ckpt-{epochs - shift}.data-00000-of-00001")
+    assert os.path.getsize(skipped) == int(cut[2])
 
 
 # ---------------------------------------------------------------------- 4. the lock, damaged run files
