@@ -16,7 +16,12 @@ INPUT_ERROR_STATUS = 2
 class ArgumentParser(argparse.ArgumentParser):
     """``argparse.ArgumentParser`` whose errors are one line, ``error: <message> (<prog> --help lists the
     options)``, with exit status :data:`INPUT_ERROR_STATUS` (argparse's own prints the usage first). Subcommand
-    parsers made by ``add_subparsers`` are of this class too."""
+    parsers made by ``add_subparsers`` are of this class too. A flag must be spelt whole, as absl's scripts require
+    (argparse would take ``--step`` for ``--steps``, so a misspelt flag could run something else)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def add_subparsers(self, **kwargs):
         kwargs.setdefault("parser_class", type(self))

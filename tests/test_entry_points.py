@@ -127,3 +127,16 @@ def test_every_option_of_the_argparse_tools_says_what_it_does_and_its_default():
             elif action.default not in (None, False) and "default" not in text:
                 missing.append(f"{prog} {action.dest}: default {action.default!r} not shown")
     assert not missing, missing
+
+
+def test_the_argparse_tools_refuse_an_abbreviated_flag(capsys):
+    """A page's ``--step=3`` (for ``--steps``) or ``--stud`` (for ``--study``) is an error, not another flag."""
+    from improved_gan_tf2.compare.__main__ import build_parser
+    from improved_gan_tf2.compare.scripts import UsageError
+    from improved_gan_tf2.turing import __main__ as turing
+
+    with pytest.raises(UsageError, match="--step=3"):
+        build_parser().parse_args(["step", "--script=x", "--original_dir=y", "--step=3"])
+    with pytest.raises(SystemExit) as stop:
+        turing.parser().parse_args(["serve", "--stud=s.toml", "--db=v.sqlite"])
+    assert stop.value.code == 2 and "--stud" in capsys.readouterr().err

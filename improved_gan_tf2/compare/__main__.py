@@ -25,6 +25,12 @@ from improved_gan_tf2.compare.scripts import SCRIPTS, UsageError, get_script  # 
 
 
 class _Parser(argparse.ArgumentParser):
+    """Errors as ``UsageError``; flags spelt whole (no ``--step`` for ``--steps``)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message):
         raise UsageError(message)
 
