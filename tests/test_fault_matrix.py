@@ -70,9 +70,9 @@ FILES = {
     "study file": File(("study/study.toml",), ("serve",)),
     "real images": File(("study/real.npz",), ("serve", "make-study")),
 }
-#: The commands of the matrix. ``export`` (``python -m improved_gan_tf2.export``, issue 23) joins here once it is
-#: merged: add "export" to the readers of the checkpoint files, flags.json and the checkpoint state above, and a
-#: function to :func:`run_reader`.
+#: The commands of the matrix. ``export`` (``python -m improved_gan_tf2.export``) is not one yet: to add it, add
+#: "export" to the readers of the checkpoint files, flags.json and the checkpoint state above, and a function to
+#: :func:`run_reader`.
 READERS = ("resume", "evaluate", "evaluate ckpt-2", "report", "serve", "turing report", "make-study")
 
 CELLS = [(file, damage, reader) for file, spec in FILES.items() for damage in faults.DAMAGES for reader in spec.readers]
