@@ -496,12 +496,15 @@ def test_the_export_pages_commands_run_as_written(mnist, tmp_path):
     """docs/export.md's three commands, in a checkout holding the run as runs/mnist_sample (RUN_DIR) and DIR a
     directory beside it: the default export into the run, checkpoint 1 into DIR, then DIR replaced by SavedModels
     only."""
+    import shutil
+
     import docs_pages
 
     shown = docs_pages.commands(docs_pages.block(
         "docs/export.md", "Exporting a trained run: its classifier and its generator, for use outside this project").text)
     assert len(shown) == 3 and all(words[:3] == ["python", "-m", "improved_gan_tf2.export"] for words in shown)
     work = docs_pages.checkout(tmp_path / "work", {"mnist_sample": mnist["run"].path})
+    shutil.rmtree(os.path.join(work, "runs", "mnist_sample", "export"), ignore_errors=True)  # other tests' export
     both = ["classifier", "classifier.keras", "generator", "generator.keras", "manifest.json"]
     expected = [("runs/mnist_sample/export", both), ("DIR", both), ("DIR", ["classifier", "generator", "manifest.json"])]
     for words, (out, files) in zip(shown, expected):
