@@ -23,10 +23,10 @@ DROPINS = ("cudnn_standins.py", "py3_compat.py")
 #: The instrumentation that step and loop modes add at run time, in the original's process (the copy's files are
 #: not changed for it): logged by ``setup`` with the patches.
 INSTRUMENTATION = (
-    "instrumented at run time by compare step and loop (improved_gan_tf2/compare/harness.py; the copy's files are "
-    "unchanged for it): MRG_RandomStreams.uniform and .normal return fed arrays, so that z, every "
-    "GaussianNoiseLayer and every DropoutLayer draw the numbers of dropins/fed_random.py that the port is fed too; "
-    "the compiled functions are wrapped to record parameters, averages and losses"
+    "instrumented at run time by compare step and loop (improved_gan_tf2/compare/harness.py and "
+    "instrumentation.py; the copy's files are unchanged for it): MRG_RandomStreams.uniform and .normal return fed "
+    "arrays, so that z, every GaussianNoiseLayer and every DropoutLayer draw the numbers of dropins/fed_random.py "
+    "that the port is fed too; the compiled functions are wrapped to record parameters, averages and losses"
 )
 
 
