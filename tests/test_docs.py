@@ -5,7 +5,8 @@
 - every flag a page names exists with that spelling, for the command it is given to (a flag in prose, outside a
   command, for some entry point), and every script or module a command names exists;
 - the Python fragments of ``docs/layers.md`` run, on inputs of the shapes their text names, and give the shapes
-  their comments name.
+  their comments name;
+- the README stays a map: at most :data:`README_MAX_LINES` lines, with a link to every page of ``docs/``.
 
 Each check is also shown to fail on a page with the fault it exists to catch."""
 import ast
@@ -136,6 +137,36 @@ def test_the_inventory_fails_on_a_new_block_and_on_a_runner_that_is_gone():
     assert "never names docs/new.md" in inventory_problems(page, runner)[0]
     stale = {("docs/new.md", "python -m improved_gan_tf2.report OLD"): "tests/test_docs.py::key"}
     assert any("no page has" in problem for problem in inventory_problems(page, stale))
+
+
+# ------------------------------------------------------------------------------------------- the README is a map
+
+#: Issue 24: the README holds what a newcomer needs in the first ten minutes, the rest is in docs/.
+README_MAX_LINES = 250
+
+
+def map_problems(text, pages):
+    """What keeps the README ``text`` from being a map to ``pages`` (paths such as ``docs/layers.md``)."""
+    problems = []
+    lines = text.count("\n") + (0 if text.endswith("\n") else 1)
+    if lines > README_MAX_LINES:
+        problems.append(f"README.md has {lines} lines (at most {README_MAX_LINES}: move details to a page of docs/)")
+    linked = set(re.findall(r"\]\(([^)#\s]+)", text))
+    problems += [f"README.md links to no {page}" for page in pages if page not in linked]
+    return problems
+
+
+def test_the_readme_is_a_map_of_the_docs():
+    pages = [page for page in docs_pages.PAGES if page.startswith("docs" + os.sep)]
+    assert len(pages) >= 9 and not map_problems(docs_pages.read("README.md"), pages)
+
+
+def test_the_map_check_fails_on_a_long_readme_and_an_unlinked_page():
+    readme = "# Map\n\nThe layers: [docs/layers.md](docs/layers.md).\n"
+    assert map_problems(readme, ["docs/layers.md"]) == []
+    assert map_problems(readme + "more\n" * (README_MAX_LINES - 2), ["docs/layers.md"]) == [
+        f"README.md has {README_MAX_LINES + 1} lines (at most {README_MAX_LINES}: move details to a page of docs/)"]
+    assert map_problems(readme, ["docs/layers.md", "docs/new.md"]) == ["README.md links to no docs/new.md"]
 
 
 # ------------------------------------------------------------------------------------------- flags

@@ -1,6 +1,7 @@
 """The shape of the code base: the library's import graph runs one way (networks import only layers; nothing
-imports a module of a higher level; no cycles), every script names a registered experiment, and the registry is
-keyed by the original scripts' names."""
+imports a module of a higher level; no cycles), no module is over :data:`MAX_MODULE_LINES` lines (one concept per
+module: a longer one is split by concept), every script names a registered experiment, and the registry is keyed
+by the original scripts' names."""
 import ast
 import os
 import re
@@ -125,6 +126,41 @@ def test_a_planted_upward_import_is_found(tmp_path):
     path.write_text("from improved_gan_tf2.models import semi_supervised\nfrom improved_gan_tf2 import layers\n")
     assert _imports("networks.bad", str(path)) == {"models.semi_supervised", "layers"}
     assert _level("models.semi_supervised")[0] > _level("networks.bad")[0]
+
+
+#: The longest a module may be (issue 24: "no module above ~500 lines holds more than one concept").
+MAX_MODULE_LINES = 500
+#: The code trees whose modules are held to it (tests and benchmarks are not).
+CODE_TREES = ("improved_gan_tf2", "inception_score", "mnist_svhn_cifar", "imagenet", "examples")
+
+
+def oversized_modules(root, trees=CODE_TREES, limit=MAX_MODULE_LINES):
+    """``{path relative to root: lines}`` of the Python modules of ``trees`` longer than ``limit`` lines."""
+    found = {}
+    for tree in trees:
+        for folder, _, files in os.walk(os.path.join(root, tree)):
+            for name in files:
+                if name.endswith(".py"):
+                    path = os.path.join(folder, name)
+                    with open(path, encoding="utf-8") as stream:
+                        lines = sum(1 for _ in stream)
+                    if lines > limit:
+                        found[os.path.relpath(path, root)] = lines
+    return found
+
+
+def test_no_module_is_longer_than_one_concept():
+    found = oversized_modules(ROOT)
+    assert not found, f"split these modules by concept (at most {MAX_MODULE_LINES} lines each): {found}"
+
+
+def test_a_planted_long_module_is_found(tmp_path):
+    """The check above can fail: a module one line over the limit is reported, one at the limit is not."""
+    package = tmp_path / "improved_gan_tf2" / "layers"
+    package.mkdir(parents=True)
+    (package / "at_limit.py").write_text("x = 1\n" * MAX_MODULE_LINES)
+    (package / "too_long.py").write_text("x = 1\n" * (MAX_MODULE_LINES + 1))
+    assert oversized_modules(str(tmp_path)) == {os.path.join("improved_gan_tf2", "layers", "too_long.py"): MAX_MODULE_LINES + 1}
 
 
 SCRIPTS = [os.path.join("mnist_svhn_cifar", name) for name in sorted(os.listdir(os.path.join(ROOT, "mnist_svhn_cifar")))
