@@ -61,7 +61,8 @@ def read_run_flags(run_dir):
         problem = "is a file, not a run directory" if os.path.exists(run_dir) else "does not exist"
         raise cli.InputError(f"{run_dir} {problem}; give a run directory (the --out_dir of a training script, or the "
                              f"--checkpoint_dir of train_imagenet.py).")
-    cli.require(os.path.lexists(path), f"{run_dir} is not a run directory: it has no flags.json.")
+    cli.require(os.path.lexists(path), f"{run_dir} is not a run directory: it has no flags.json; give the --out_dir "
+                f"of a training run, or put back its flags.json if it was one.")
     flags = run_files.read_json(path, "the run's flags", "put back the run's flags.json (summary.json holds a copy "
                                 "under \"flags\" once a run has finished)")
     name = flags.pop(training.EXPERIMENT_KEY, None)
@@ -139,7 +140,7 @@ def _restore_run(run_dir, experiment, flags, paths):
                              f"flags.json ({details}); if the code changed since they were written, use that "
                              f"version, else restore them from a copy.")
     for path, why in skipped:
-        print(f"note: skipped checkpoint {path} ({why}); evaluating {os.path.basename(restored)}")
+        print(f"note: skipped checkpoint {path} ({why}); using {os.path.basename(restored)}")
     return Run(run_dir, experiment, flags, model, restored, training.checkpoint_number(restored))
 
 

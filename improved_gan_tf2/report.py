@@ -64,7 +64,8 @@ def read_history(run_dir):
 def read_run(run_dir):
     """What the report needs of one run directory."""
     flags = _read_json(run_dir, "flags.json", "the run's flags")
-    cli.require(flags is not None, f"{run_dir} is not a run directory: it has no flags.json.")
+    cli.require(flags is not None, f"{run_dir} is not a run directory: it has no flags.json; give the --out_dir of "
+                f"a training run, or put back its flags.json if it was one.")
     summary = _read_json(run_dir, "summary.json", "the run's summary") or {}
     evaluation = _read_json(run_dir, "evaluation.json", "the run's evaluation") or {}
     history = read_history(run_dir)

@@ -52,12 +52,12 @@ class File:
 
 
 FILES = {
-    "ckpt-3 data": File(("run/checkpoints/ckpt-3.data-00000-of-00001",), ("resume", "evaluate"), True),
-    "ckpt-3 index": File(("run/checkpoints/ckpt-3.index",), ("resume", "evaluate"), True),
+    "ckpt-3 data": File(("run/checkpoints/ckpt-3.data-00000-of-00001",), ("resume", "evaluate", "export"), True),
+    "ckpt-3 index": File(("run/checkpoints/ckpt-3.index",), ("resume", "evaluate", "export"), True),
     "ckpt-2 data": File(("run/checkpoints/ckpt-2.data-00000-of-00001",), ("resume", "evaluate ckpt-2")),
     "ckpt-2 index": File(("run/checkpoints/ckpt-2.index",), ("resume", "evaluate ckpt-2")),
-    "checkpoint state": File(("run/checkpoints/checkpoint",), ("resume", "evaluate")),
-    "flags.json": File(("run/flags.json",), ("resume", "evaluate", "report")),
+    "checkpoint state": File(("run/checkpoints/checkpoint",), ("resume", "evaluate", "export")),
+    "flags.json": File(("run/flags.json",), ("resume", "evaluate", "report", "export")),
     "data.json": File(("run/data.json",), ("resume",)),
     "history.csv": File(("run/history.csv",), ("resume", "evaluate", "report")),
     "epoch_times.csv": File(("run/epoch_times.csv",), ("resume", "report")),
@@ -70,10 +70,8 @@ FILES = {
     "study file": File(("study/study.toml",), ("serve",)),
     "real images": File(("study/real.npz",), ("serve", "make-study")),
 }
-#: The commands of the matrix. ``export`` (``python -m improved_gan_tf2.export``) is not one yet: to add it, add
-#: "export" to the readers of the checkpoint files, flags.json and the checkpoint state above, and a function to
-#: :func:`run_reader`.
-READERS = ("resume", "evaluate", "evaluate ckpt-2", "report", "serve", "turing report", "make-study")
+#: The commands of the matrix (``export`` is ``python -m improved_gan_tf2.export RUN_DIR``, both formats).
+READERS = ("resume", "evaluate", "evaluate ckpt-2", "export", "report", "serve", "turing report", "make-study")
 
 CELLS = [(file, damage, reader) for file, spec in FILES.items() for damage in faults.DAMAGES for reader in spec.readers]
 
@@ -130,6 +128,17 @@ def evaluate(run_dir, checkpoint="latest"):
     try:
         return faults.run_in_process(evaluate_tool.evaluate, run_dir, checkpoint=checkpoint, num_samples=20,
                                      progress=False)
+    finally:
+        import keras
+
+        keras.backend.clear_session()
+
+
+def export(run_dir):
+    from improved_gan_tf2 import export as export_tool
+
+    try:
+        return faults.run_in_process(export_tool.export, run_dir)
     finally:
         import keras
 
@@ -298,7 +307,7 @@ WRITES = {
     "resume": (r"run/flags\.json", r"run/summary\.json", r"run/history\.csv", r"run/epoch_times\.csv",
                r"run/checkpoints/checkpoint", r"run/samples/.*", r"run/logs/.*", r"run/\.lock"),
     "evaluate": (r"run/evaluation\.json", r"run/evaluation_samples\.npz", r"run/samples/evaluation\.png"),
-    "report": (), "serve": (r"study/votes\.sqlite(-wal|-shm)?",), "turing report": (), "make-study": (),
+    "export": (r"run/export/.*",), "report": (), "serve": (r"study/votes\.sqlite(-wal|-shm)?",), "turing report": (), "make-study": (),
 }
 WRITES["evaluate ckpt-2"] = WRITES["evaluate"]
 FIX = re.compile(r"\b(move|put back|delete|remove|restore|run|free|make|give|pass|rename|recover|use|add|correct|"
@@ -345,6 +354,8 @@ def run_reader(reader, world, world_dir, tmp_path, epochs, monkeypatch):
         return evaluate(run_dir)
     if reader == "evaluate ckpt-2":
         return evaluate(run_dir, checkpoint="2")
+    if reader == "export":
+        return export(run_dir)
     if reader == "report":
         return report(run_dir, str(tmp_path / "report"))
     if reader == "serve":
@@ -384,6 +395,16 @@ def check_carried_on(outcome, reader, world, world_dir, file, damage, tmp_path, 
         assert result["checkpoint_number"] == expected, outcome.describe()
         assert result["test_err"] == pytest.approx(float(world.history[expected - 1]["val_test_err"]), abs=1e-6)
         assert json.load(open(os.path.join(run_dir, "evaluation.json")))["checkpoint_number"] == expected
+    elif reader == "export":
+        assert expected is not None, f"exported a checkpoint that does not restore: {outcome.describe()}"
+        manifest = outcome.result
+        assert manifest["checkpoint_number"] == expected, outcome.describe()
+        assert manifest["evaluate"]["test_err"] == pytest.approx(
+            float(world.history[expected - 1]["val_test_err"]), abs=1e-6)
+        exported = os.path.join(run_dir, "export")
+        assert json.load(open(os.path.join(exported, "manifest.json")))["checkpoint_number"] == expected
+        assert sorted(os.listdir(exported)) == ["classifier", "classifier.keras", "generator", "generator.keras",
+                                                "manifest.json"]
     elif reader in ("report", "turing report"):
         if damage == "deleted" or (damage == "empty" and file != "votes database"):
             return  # what the report shows without that file
@@ -867,6 +888,9 @@ def test_the_matrix_checks_can_fail(world, tmp_path):
         assert_nothing_good_lost(before, {"run/data.json": "a"}, set(), "resume", 0, 2)
     with pytest.raises(AssertionError, match="good file run/summary.json"):  # refused: nothing may change
         assert_nothing_good_lost(before, dict(before, **{"run/summary.json": "d"}), set(), "resume", 2)
+    with pytest.raises(AssertionError, match="good file run/summary.json"):  # export writes only run/export/
+        assert_nothing_good_lost(before, dict(before, **{"run/summary.json": "d"}), set(), "export", 0)
+    assert_nothing_good_lost(before, dict(before, **{"run/export/manifest.json": "e"}), set(), "export", 0)
     # the oracle of which checkpoint restores
     good = os.path.join(world.root, "run", "checkpoints", "ckpt-3")
     copy = faults.copy_tree(os.path.join(world.root, "run", "checkpoints"), str(tmp_path / "checkpoints"))
@@ -881,6 +905,11 @@ def test_the_matrix_checks_can_fail(world, tmp_path):
     with pytest.raises(AssertionError):
         check_carried_on(faults.Outcome(0, wrong_line, ""), "resume", world, str(tmp_path), "none", "none", tmp_path,
                          EPOCHS, EPOCHS - 1)
+    # an export of an older checkpoint than the newest that restores
+    older = {"checkpoint_number": EPOCHS - 1, "evaluate": {"test_err": float(world.history[EPOCHS - 2]["val_test_err"])}}
+    with pytest.raises(AssertionError):
+        check_carried_on(faults.Outcome(0, "", "", older), "export", world, str(tmp_path), "none", "none", tmp_path,
+                         EPOCHS, EPOCHS)
 
 
 @pytest.mark.slow
