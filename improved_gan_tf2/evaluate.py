@@ -61,10 +61,8 @@ def read_run_flags(run_dir):
         problem = "is a file, not a run directory" if os.path.exists(run_dir) else "does not exist"
         raise cli.InputError(f"{run_dir} {problem}; give a run directory (the --out_dir of a training script, or the "
                              f"--checkpoint_dir of train_imagenet.py).")
-    cli.require(os.path.lexists(path), f"{run_dir} is not a run directory: it has no flags.json; give the --out_dir "
-                f"of a training run, or put back its flags.json if it was one.")
-    flags = run_files.read_json(path, "the run's flags", "put back the run's flags.json (summary.json holds a copy "
-                                "under \"flags\" once a run has finished)")
+    cli.require(os.path.lexists(path), run_files.not_a_run_directory(run_dir))
+    flags = run_files.read_json(path, "the run's flags", run_files.FLAGS_FIX)
     name = flags.pop(training.EXPERIMENT_KEY, None)
     cli.require(name is not None, f"{path} names no experiment (written before flags.json did): add "
                 f"\"{training.EXPERIMENT_KEY}\": \"<script name>\", one of {', '.join(sorted(experiments.EXPERIMENTS))}.")

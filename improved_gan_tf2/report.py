@@ -28,7 +28,7 @@ LOSSES = ("loss_lab", "loss_unl", "loss_gen")
 
 #: What to do about a damaged file of a run, by its name: how the report can be had again.
 FIXES = {
-    "flags.json": "put back the run's flags.json (summary.json holds a copy under \"flags\" once a run has finished)",
+    "flags.json": run_files.FLAGS_FIX,
     "summary.json": "run the training command again (a finished run rewrites summary.json) or move it aside",
     "evaluation.json": "run python -m improved_gan_tf2.evaluate on the run again (it rewrites evaluation.json) or "
                        "move it aside",
@@ -64,8 +64,7 @@ def read_history(run_dir):
 def read_run(run_dir):
     """What the report needs of one run directory."""
     flags = _read_json(run_dir, "flags.json", "the run's flags")
-    cli.require(flags is not None, f"{run_dir} is not a run directory: it has no flags.json; give the --out_dir of "
-                f"a training run, or put back its flags.json if it was one.")
+    cli.require(flags is not None, run_files.not_a_run_directory(run_dir))
     summary = _read_json(run_dir, "summary.json", "the run's summary") or {}
     evaluation = _read_json(run_dir, "evaluation.json", "the run's evaluation") or {}
     history = read_history(run_dir)

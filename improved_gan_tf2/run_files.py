@@ -11,6 +11,16 @@ from typing import List, Optional, Tuple
 from improved_gan_tf2.errors import RunDirectoryError
 
 
+#: What to do about a damaged or missing ``flags.json`` (evaluate, export and report read it).
+FLAGS_FIX = "put back the run's flags.json (summary.json holds a copy under \"flags\" once a run has finished)"
+
+
+def not_a_run_directory(run_dir):
+    """The message for a directory without ``flags.json`` where a run directory was asked for."""
+    return (f"{run_dir} is not a run directory: it has no flags.json; give the --out_dir of a training run, or put "
+            f"back its flags.json if it was one.")
+
+
 def _reason(error):
     return getattr(error, "strerror", None) or str(error).splitlines()[0][:200] or type(error).__name__
 
