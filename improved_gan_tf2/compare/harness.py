@@ -68,6 +68,11 @@ def load_sibling(*parts):
     return module
 
 
+#: The interventions in the original's classes (:mod:`.instrumentation`; it imports Theano and Lasagne only where
+#: they are used, so loading it here costs nothing).
+instrumentation = load_sibling("instrumentation.py")
+
+
 def model_source(path):
     """The model-building part of a script: its source up to the first line in :data:`MARKERS`."""
     with open(path) as stream:
@@ -108,11 +113,10 @@ def param_names(layers):
 
 def build(args):
     """Execute the model-building part of the script with the interventions; returns
-    ``(namespace, interventions, feeder, rest_of_source, path, instrumentation)``."""
+    ``(namespace, interventions, feeder, rest_of_source, path)``."""
     scripts_dir = os.path.abspath(args.scripts_dir)
     sys.path[:] = [scripts_dir] + [p for p in sys.path if os.path.abspath(p or ".") != HERE]
     fed_random = load_sibling("dropins", "fed_random.py")
-    instrumentation = load_sibling("instrumentation.py")
     interventions = instrumentation.Interventions(args.width_scale)
     if args.mode == "step":
         stub_data_loaders()
@@ -126,7 +130,7 @@ def build(args):
         raise SystemExit(f"harness: expected one theano_rng.uniform call for the generator's z, saw {len(z_slots)}")
     feeder = instrumentation.Feeder(interventions, namespace, args.seed, args.joint_discriminator_pass,
                                     args.feature_matching, fed_random, args.perturb)
-    return namespace, interventions, feeder, rest, path, instrumentation
+    return namespace, interventions, feeder, rest, path
 
 
 def all_params(namespace):
@@ -169,7 +173,7 @@ def run_step(args):
     import theano.tensor as T
 
     started = time.time()
-    namespace, interventions, feeder, _, _, instrumentation = build(args)
+    namespace, interventions, feeder, _, _ = build(args)
     floatx = theano.config.floatX
     inputs = dict(np.load(args.inputs))
     out = {}
@@ -231,7 +235,7 @@ def run_loop(args):
     import numpy as np
 
     started = time.time()
-    namespace, interventions, feeder, rest, path, instrumentation = build(args)
+    namespace, interventions, feeder, rest, path = build(args)
     out = {}
     all_disc, all_gen = describe(namespace, interventions, args, started, out)
     state = {"epoch": 0, "sums": np.zeros(3), "calls": 0, "stats": []}
