@@ -110,39 +110,34 @@ def read_history(path):
         return list(csv.DictReader(stream))
 
 
-def resume(run_dir, world_flags, epochs):
-    from improved_gan_tf2 import experiments
-
-    flags = dict(world_flags, out_dir=run_dir, epochs=epochs)
+def run_keras_command(function, *args, **kwargs):
+    """:func:`faults.run_in_process` of a command that builds a Keras model, then a clear Keras session (each cell
+    builds its model anew)."""
     try:
-        return faults.run_in_process(experiments.run, experiments.get_experiment(EXPERIMENT), flags)
+        return faults.run_in_process(function, *args, **kwargs)
     finally:
         import keras
 
         keras.backend.clear_session()
+
+
+def resume(run_dir, world_flags, epochs):
+    from improved_gan_tf2 import experiments
+
+    flags = dict(world_flags, out_dir=run_dir, epochs=epochs)
+    return run_keras_command(experiments.run, experiments.get_experiment(EXPERIMENT), flags)
 
 
 def evaluate(run_dir, checkpoint="latest"):
     from improved_gan_tf2 import evaluate as evaluate_tool
 
-    try:
-        return faults.run_in_process(evaluate_tool.evaluate, run_dir, checkpoint=checkpoint, num_samples=20,
-                                     progress=False)
-    finally:
-        import keras
-
-        keras.backend.clear_session()
+    return run_keras_command(evaluate_tool.evaluate, run_dir, checkpoint=checkpoint, num_samples=20, progress=False)
 
 
 def export(run_dir):
     from improved_gan_tf2 import export as export_tool
 
-    try:
-        return faults.run_in_process(export_tool.export, run_dir)
-    finally:
-        import keras
-
-        keras.backend.clear_session()
+    return run_keras_command(export_tool.export, run_dir)
 
 
 def report(run_dir, out_dir):
@@ -307,7 +302,8 @@ WRITES = {
     "resume": (r"run/flags\.json", r"run/summary\.json", r"run/history\.csv", r"run/epoch_times\.csv",
                r"run/checkpoints/checkpoint", r"run/samples/.*", r"run/logs/.*", r"run/\.lock"),
     "evaluate": (r"run/evaluation\.json", r"run/evaluation_samples\.npz", r"run/samples/evaluation\.png"),
-    "export": (r"run/export/.*",), "report": (), "serve": (r"study/votes\.sqlite(-wal|-shm)?",), "turing report": (), "make-study": (),
+    "export": (r"run/export/.*",), "report": (), "serve": (r"study/votes\.sqlite(-wal|-shm)?",), "turing report": (),
+    "make-study": (),
 }
 WRITES["evaluate ckpt-2"] = WRITES["evaluate"]
 FIX = re.compile(r"\b(move|put back|delete|remove|restore|run|free|make|give|pass|rename|recover|use|add|correct|"
@@ -389,22 +385,18 @@ def check_carried_on(outcome, reader, world, world_dir, file, damage, tmp_path, 
             assert [int(row["epoch"]) for row in rows] == list(range(done))
         stored = json.load(open(os.path.join(run_dir, "flags.json")))  # rewritten with the new --epochs only
         assert stored == dict(world.flags, experiment=EXPERIMENT, out_dir=run_dir, epochs=epochs)
-    elif reader in ("evaluate", "evaluate ckpt-2"):
-        assert expected is not None, f"evaluated a checkpoint that does not restore: {outcome.describe()}"
+    elif reader in ("evaluate", "evaluate ckpt-2", "export"):
+        # evaluate returns and writes its evaluation; export its manifest, with evaluate's test errors in it
+        assert expected is not None, f"{reader} used a checkpoint that does not restore: {outcome.describe()}"
         result = outcome.result
+        measured, written = (result["evaluate"], "export/manifest.json") if reader == "export" else (
+            result, "evaluation.json")
         assert result["checkpoint_number"] == expected, outcome.describe()
-        assert result["test_err"] == pytest.approx(float(world.history[expected - 1]["val_test_err"]), abs=1e-6)
-        assert json.load(open(os.path.join(run_dir, "evaluation.json")))["checkpoint_number"] == expected
-    elif reader == "export":
-        assert expected is not None, f"exported a checkpoint that does not restore: {outcome.describe()}"
-        manifest = outcome.result
-        assert manifest["checkpoint_number"] == expected, outcome.describe()
-        assert manifest["evaluate"]["test_err"] == pytest.approx(
-            float(world.history[expected - 1]["val_test_err"]), abs=1e-6)
-        exported = os.path.join(run_dir, "export")
-        assert json.load(open(os.path.join(exported, "manifest.json")))["checkpoint_number"] == expected
-        assert sorted(os.listdir(exported)) == ["classifier", "classifier.keras", "generator", "generator.keras",
-                                                "manifest.json"]
+        assert measured["test_err"] == pytest.approx(float(world.history[expected - 1]["val_test_err"]), abs=1e-6)
+        assert json.load(open(os.path.join(run_dir, written)))["checkpoint_number"] == expected
+        if reader == "export":
+            assert sorted(os.listdir(os.path.join(run_dir, "export"))) == [
+                "classifier", "classifier.keras", "generator", "generator.keras", "manifest.json"]
     elif reader in ("report", "turing report"):
         if damage == "deleted" or (damage == "empty" and file != "votes database"):
             return  # what the report shows without that file
@@ -906,7 +898,8 @@ def test_the_matrix_checks_can_fail(world, tmp_path):
         check_carried_on(faults.Outcome(0, wrong_line, ""), "resume", world, str(tmp_path), "none", "none", tmp_path,
                          EPOCHS, EPOCHS - 1)
     # an export of an older checkpoint than the newest that restores
-    older = {"checkpoint_number": EPOCHS - 1, "evaluate": {"test_err": float(world.history[EPOCHS - 2]["val_test_err"])}}
+    older = {"checkpoint_number": EPOCHS - 1,
+             "evaluate": {"test_err": float(world.history[EPOCHS - 2]["val_test_err"])}}
     with pytest.raises(AssertionError):
         check_carried_on(faults.Outcome(0, "", "", older), "export", world, str(tmp_path), "none", "none", tmp_path,
                          EPOCHS, EPOCHS)
